@@ -1,0 +1,66 @@
+package hub
+
+import "context"
+
+// Hub is what iotplan needs of an IoT hub. Two implementations exist: the
+// embedded local hub (package localhub) and the REST client for Azure IoT Hub
+// or `iotplan hub serve`; both must pass the same contract tests.
+//
+// Writes take an ifMatch etag: "" on create, the etag last seen or "*" on
+// update and delete. A mismatch is an error that Is ErrPreconditionFailed.
+// Errors from the hub are *Error values; missing objects are ErrNotFound.
+type Hub interface {
+	// Device returns a device identity, with its keys.
+	Device(ctx context.Context, id string) (*Device, error)
+	// CreateDevice registers a device. SAS keys left empty are generated.
+	CreateDevice(ctx context.Context, d *Device) (*Device, error)
+	// UpdateDevice replaces a device's updatable identity fields.
+	UpdateDevice(ctx context.Context, d *Device, ifMatch string) (*Device, error)
+	// DeleteDevice removes a device, its twin and its modules.
+	DeleteDevice(ctx context.Context, id, ifMatch string) error
+
+	// Module returns a module identity.
+	Module(ctx context.Context, deviceID, moduleID string) (*Module, error)
+	// Modules lists the modules of a device, sorted by module ID.
+	Modules(ctx context.Context, deviceID string) ([]Module, error)
+	// CreateModule registers a module on an existing device.
+	CreateModule(ctx context.Context, m *Module) (*Module, error)
+	// UpdateModule replaces a module's updatable identity fields.
+	UpdateModule(ctx context.Context, m *Module, ifMatch string) (*Module, error)
+	// DeleteModule removes a module and its twin.
+	DeleteModule(ctx context.Context, deviceID, moduleID, ifMatch string) error
+
+	// Twin returns a device twin.
+	Twin(ctx context.Context, deviceID string) (*Twin, error)
+	// PatchTwin merges tags and desired properties into a device twin and
+	// returns the updated twin.
+	PatchTwin(ctx context.Context, deviceID string, patch TwinPatch, ifMatch string) (*Twin, error)
+	// ModuleTwin returns a module twin.
+	ModuleTwin(ctx context.Context, deviceID, moduleID string) (*Twin, error)
+	// PatchModuleTwin merges tags and desired properties into a module twin.
+	PatchModuleTwin(ctx context.Context, deviceID, moduleID string, patch TwinPatch, ifMatch string) (*Twin, error)
+
+	// QueryTwins runs a twin query (SELECT * FROM devices or devices.modules)
+	// and returns one page of twins. Pass the page's Continuation back in
+	// opts to read the next page; it is empty on the last page.
+	QueryTwins(ctx context.Context, query string, opts QueryOptions) (*TwinPage, error)
+
+	// Statistics counts the devices of the hub.
+	Statistics(ctx context.Context) (*RegistryStatistics, error)
+}
+
+// QueryOptions controls the paging of a query.
+type QueryOptions struct {
+	// PageSize is the largest number of items wanted in one page; 0 lets
+	// the hub choose (100).
+	PageSize int
+	// Continuation is the token of the previous page, "" for the first.
+	Continuation string
+}
+
+// TwinPage is one page of a twin query.
+type TwinPage struct {
+	Twins []Twin
+	// Continuation is the token for the next page; "" on the last page.
+	Continuation string
+}
