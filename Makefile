@@ -1,0 +1,55 @@
+# iotplan — build, test and demo.
+GO      ?= go
+BIN     := bin/iotplan
+PKGS    := ./...
+DEMO    := examples/quickstart
+
+.PHONY: all build test race vet fmt check demo bench fuzz golden clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/iotplan
+
+# The test command of the README and of CI.
+test: vet
+	$(GO) test -race -count=1 $(PKGS)
+
+race: test
+
+vet:
+	$(GO) vet $(PKGS)
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "not gofmt-formatted:"; echo "$$unformatted"; exit 1; fi
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+check: vet
+
+# Plan, apply and plan again on the embedded local hub: the second plan has
+# nothing to do.
+demo: build
+	rm -rf $(DEMO)/.iotplan $(DEMO)/iotplan.state $(DEMO)/iotplan.state.backup
+	$(BIN) -chdir=$(DEMO) init
+	$(BIN) -chdir=$(DEMO) plan
+	$(BIN) -chdir=$(DEMO) apply -auto-approve
+	$(BIN) -chdir=$(DEMO) plan -detailed-exitcode
+
+golden:
+	$(GO) test ./internal/plan/render -update
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+# Each fuzz target for FUZZTIME (go test allows one target per run).
+FUZZTIME ?= 30s
+fuzz:
+	@for pkg in $$($(GO) list $(PKGS)); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+clean:
+	rm -rf bin $(DEMO)/.iotplan $(DEMO)/iotplan.state $(DEMO)/iotplan.state.backup

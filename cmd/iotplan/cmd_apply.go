@@ -1,0 +1,261 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/iotplan/iotplan/internal/apply"
+	"github.com/iotplan/iotplan/internal/config"
+	"github.com/iotplan/iotplan/internal/plan"
+	"github.com/iotplan/iotplan/internal/plan/render"
+	"github.com/iotplan/iotplan/internal/state"
+)
+
+type applyOptions struct {
+	autoApprove bool
+	vars        []string
+	statePath   string
+	parallelism int
+	destroy     bool
+	planFile    string
+}
+
+func newApplyCmd(s *streams, destroy bool) *cobra.Command {
+	o := applyOptions{destroy: destroy}
+	cmd := &cobra.Command{
+		Use:   "apply [PLAN-FILE]",
+		Short: "Make the hub match the configuration",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				o.planFile = args[0]
+			}
+			return runApply(cmd.Context(), s, o)
+		},
+	}
+	if destroy {
+		cmd.Use, cmd.Short, cmd.Args = "destroy", "Delete everything iotplan manages", cobra.NoArgs
+	}
+	f := cmd.Flags()
+	f.BoolVar(&o.autoApprove, "auto-approve", false, "apply without asking for confirmation")
+	f.StringArrayVar(&o.vars, "var", nil, "set a variable: -var 'NAME=VALUE' (repeatable)")
+	f.StringVar(&o.statePath, "state", defaultState, "path of the state file")
+	f.IntVar(&o.parallelism, "parallelism", 10, "hub calls in flight at once")
+	f.Bool("no-color", false, "no color in the output (iotplan never colors output that is not a terminal)")
+	return cmd
+}
+
+func runApply(ctx context.Context, s *streams, o applyOptions) error {
+	if o.parallelism < 1 {
+		return fmt.Errorf("-parallelism must be at least 1")
+	}
+	operation := "apply"
+	if o.destroy {
+		operation = "destroy"
+	}
+	var saved *plan.Plan
+	if o.planFile != "" {
+		p, err := readPlanFile(o.planFile)
+		if err != nil {
+			return err
+		}
+		saved = p
+	}
+	lc := loadedConfig{cfg: &config.Config{}}
+	if saved == nil && !o.destroy {
+		var err error
+		if lc, err = loadConfig(s, o.vars); err != nil {
+			return err
+		}
+	}
+
+	ls, err := lockState(o.statePath, operation)
+	if err != nil {
+		return err
+	}
+	defer ls.Close()
+	prior, err := ls.file.Load()
+	if err != nil {
+		return err
+	}
+
+	p := saved
+	if p != nil {
+		// Serial 0 is a state never saved, whose lineage is not yet fixed.
+		if p.Serial != prior.Serial || p.Serial != 0 && p.Lineage != prior.Lineage {
+			return fmt.Errorf("saved plan is stale: it was made against state serial %d (lineage %s), but the state is now at serial %d (lineage %s); run \"iotplan plan\" again",
+				p.Serial, p.Lineage, prior.Serial, prior.Lineage)
+		}
+	} else {
+		if p, err = makePlan(ctx, s, lc, prior, o.destroy, true); err != nil {
+			return err
+		}
+		if err := render.Human(s.Out, p); err != nil {
+			return err
+		}
+		if !p.HasChanges() {
+			return nil
+		}
+		if !o.autoApprove {
+			if err := confirm(s, o.destroy); err != nil {
+				return err
+			}
+		}
+		fmt.Fprintln(s.Out)
+	}
+	if !p.HasChanges() {
+		fmt.Fprintln(s.Out, "No changes. The fleet matches the configuration.")
+		return nil
+	}
+	return execute(ctx, s, ls, prior, p, o)
+}
+
+// confirm asks for "yes" on a terminal; without one it refuses, as apply must
+// never change a fleet unasked.
+func confirm(s *streams, destroy bool) error {
+	if !s.InTTY {
+		return fmt.Errorf("no terminal to ask for confirmation: review the plan and run again with -auto-approve, or apply a saved plan file")
+	}
+	q := "Do you want to perform these actions?"
+	if destroy {
+		q = "Do you really want to destroy all devices iotplan manages?"
+	}
+	fmt.Fprintf(s.Out, "\n%s\n  iotplan will perform the actions described above.\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ", q)
+	line, _ := bufio.NewReader(s.In).ReadString('\n')
+	if strings.TrimSpace(line) != "yes" {
+		fmt.Fprintln(s.Out, "\nApply cancelled.")
+		return exitCode(1)
+	}
+	return nil
+}
+
+func execute(ctx context.Context, s *streams, ls *lockedState, prior *state.State, p *plan.Plan, o applyOptions) error {
+	h, err := openHub(false)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+
+	// The first interrupt stops new work and saves; the second abandons the
+	// calls in flight.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := make(chan struct{})
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt)
+	defer signal.Stop(sigs)
+	go func() {
+		n := 0
+		for range sigs {
+			n++
+			if n == 1 {
+				fmt.Fprintln(s.Err, "\nStopping after in-flight calls… (interrupt again to abandon them)")
+				close(stop)
+			} else {
+				cancel()
+				return
+			}
+		}
+	}()
+
+	st := state.NewSync(prior)
+	res, applyErr := apply.Apply(ctx, h, p, st, apply.Options{
+		Parallelism: o.parallelism,
+		Save:        ls.file.Save,
+		Stop:        stop,
+		Hook:        &lineHook{s: s},
+	})
+	final := st.Close()
+	if err := ls.file.Save(final); err != nil {
+		return errors.Join(applyErr, fmt.Errorf("save state: %w", err))
+	}
+	if applyErr != nil {
+		fmt.Fprintf(s.Err, "\nState saved to %s (serial %d).\n", ls.path, final.Serial)
+		if res.NotStarted > 0 {
+			fmt.Fprintf(s.Err, "%s %s not applied. Run plan again.\n", render.Count(res.NotStarted), plural(res.NotStarted, "change", "changes"))
+		}
+		for _, e := range unjoin(applyErr) {
+			if errors.Is(e, apply.ErrStopped) {
+				continue
+			}
+			fmt.Fprintf(s.Err, "\nError: %v\n", e)
+		}
+		return exitCode(1)
+	}
+	verb := "Apply"
+	if o.destroy {
+		verb = "Destroy"
+	}
+	fmt.Fprintf(s.Out, "\n%s complete! Resources: %s added, %s changed, %s destroyed.\n", verb,
+		render.Count(res.Added), render.Count(res.Changed), render.Count(res.Destroyed))
+	fmt.Fprintf(s.Out, "State saved to %s (serial %d).\n", ls.path, final.Serial)
+	return nil
+}
+
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, unjoin(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
+// lineHook prints one line per finished change.
+type lineHook struct {
+	s  *streams
+	mu sync.Mutex
+}
+
+func (h *lineHook) Start(*plan.Change) {}
+
+func (h *lineHook) Done(c *plan.Change, err error, elapsed time.Duration) {
+	var doing, done string
+	switch c.Action {
+	case plan.Create:
+		doing, done = "Creating…", fmt.Sprintf("created (%s)", c.DeviceID())
+	case plan.Update:
+		doing, done = "Modifying…", "done"
+	case plan.Replace:
+		doing, done = "Replacing…", fmt.Sprintf("replaced (%s -> %s)", c.Before.DeviceID, c.After.DeviceID)
+	case plan.Delete:
+		doing, done = "Destroying…", "destroyed"
+		if c.Gone {
+			doing, done = "Forgetting…", "removed from the state"
+		}
+	case plan.NoOp:
+		return
+	default:
+		panic("unknown action")
+	}
+	if err != nil {
+		done = "failed"
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	fmt.Fprintf(h.s.Out, "%s: %s %s [%.1fs]\n", c.Addr, doing, done, elapsed.Seconds())
+}
+
+func readPlanFile(path string) (*plan.Plan, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read plan file: %w", err)
+	}
+	defer f.Close()
+	p, err := plan.ReadFile(f)
+	if err != nil {
+		return nil, fmt.Errorf("read plan file %s: %w", path, err)
+	}
+	return p, nil
+}

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"os/exec"
+	"strconv"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/iotplan/iotplan/internal/hub"
+	"github.com/iotplan/iotplan/internal/localhub"
+	"github.com/iotplan/iotplan/internal/state"
+)
+
+var update = flag.Bool("update", false, "rewrite the testscript files' golden sections")
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"iotplan": func() { os.Exit(Main()) },
+	})
+}
+
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/script",
+		RequireExplicitExec: true,
+		UpdateScripts:       *update,
+		Setup: func(env *testscript.Env) error {
+			l := &heldLock{}
+			env.Values[lockKey{}] = l
+			env.Defer(func() {
+				if l.unlock != nil {
+					_ = l.unlock()
+				}
+			})
+			return nil
+		},
+		Cmds: map[string]func(*testscript.TestScript, bool, []string){
+			"hub":          cmdHub,
+			"lock-state":   cmdLockState,
+			"unlock-state": cmdUnlockState,
+			"exits":        cmdExits,
+		},
+	})
+}
+
+// cmdHub inspects and changes the embedded hub of the script's working
+// folder from outside iotplan, as another writer would:
+//
+//	hub count N                 the hub holds N devices
+//	hub device-exists ID        the device exists (negate with !)
+//	hub twin ID                 print {"tags":…,"desired":…} of the twin
+//	hub patch-twin ID JSON      merge a TwinPatch body into the twin
+//	hub create ID               register a device
+//	hub delete ID               delete a device
+func cmdHub(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 1 {
+		ts.Fatalf("usage: hub count|device-exists|twin|patch-twin|create|delete ...")
+	}
+	h, err := localhub.Open(ts.MkAbs(hubFile), localhub.Options{})
+	ts.Check(err)
+	defer h.Close()
+	ctx := context.Background()
+	need := func(n int) {
+		if len(args) != n+1 {
+			ts.Fatalf("hub %s takes %d arguments", args[0], n)
+		}
+	}
+	switch args[0] {
+	case "count":
+		need(1)
+		st, err := h.Statistics(ctx)
+		ts.Check(err)
+		want, err := strconv.Atoi(args[1])
+		ts.Check(err)
+		if (st.TotalDeviceCount == int64(want)) == neg {
+			ts.Fatalf("hub holds %d devices, want %s%d", st.TotalDeviceCount, map[bool]string{true: "not "}[neg], want)
+		}
+	case "device-exists":
+		need(1)
+		_, err := h.Device(ctx, args[1])
+		exists := err == nil
+		if err != nil && !isNotFound(err) {
+			ts.Fatalf("read device: %v", err)
+		}
+		if exists == neg {
+			ts.Fatalf("device %s exists: %v", args[1], exists)
+		}
+	case "twin":
+		need(1)
+		tw, err := h.Twin(ctx, args[1])
+		ts.Check(err)
+		out, err := json.Marshal(map[string]any{"tags": tw.Tags, "desired": tw.Properties.Desired.Properties(), "status": tw.Status})
+		ts.Check(err)
+		ts.Stdout().Write(append(out, '\n'))
+	case "patch-twin":
+		need(2)
+		var body hub.TwinPatchBody
+		ts.Check(json.Unmarshal([]byte(args[2]), &body))
+		p := hub.TwinPatch{Tags: body.Tags}
+		if body.Properties != nil {
+			p.Desired = body.Properties.Desired
+		}
+		_, err := h.PatchTwin(ctx, args[1], p, "*")
+		ts.Check(err)
+	case "create":
+		need(1)
+		_, err := h.CreateDevice(ctx, &hub.Device{DeviceID: args[1]})
+		ts.Check(err)
+	case "delete":
+		need(1)
+		ts.Check(h.DeleteDevice(ctx, args[1], "*"))
+	default:
+		ts.Fatalf("unknown hub command %q", args[0])
+	}
+}
+
+func isNotFound(err error) bool { return errors.Is(err, hub.ErrNotFound) }
+
+// heldLock is the state lock a script holds, kept in the script's values.
+type heldLock struct{ unlock func() error }
+
+type lockKey struct{}
+
+// cmdLockState takes the state lock as "iotplan apply" would and holds it
+// until unlock-state.
+func cmdLockState(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: lock-state")
+	}
+	unlock, err := state.NewFile(ts.MkAbs(defaultState)).Lock(state.NewLockInfo("apply"))
+	ts.Check(err)
+	ts.Value(lockKey{}).(*heldLock).unlock = unlock
+}
+
+func cmdUnlockState(ts *testscript.TestScript, neg bool, args []string) {
+	h := ts.Value(lockKey{}).(*heldLock)
+	if h.unlock == nil {
+		ts.Fatalf("unlock-state without lock-state")
+	}
+	ts.Check(h.unlock())
+	h.unlock = nil
+}
+
+// cmdExits runs a command and checks its exit status, so that scripts can
+// tell "changes present" (2) from an error (1):
+//
+//	exits 2 iotplan plan -detailed-exitcode
+func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exits CODE COMMAND [ARGS...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	err = ts.Exec(args[1], args[2:]...)
+	got := 0
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		got = ee.ExitCode()
+	default:
+		ts.Fatalf("run %s: %v", args[1], err)
+	}
+	if got != want {
+		ts.Fatalf("%s exited with status %d, want %d", args[1], got, want)
+	}
+}

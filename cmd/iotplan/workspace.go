@@ -1,0 +1,100 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/iotplan/iotplan/internal/config"
+	"github.com/iotplan/iotplan/internal/localhub"
+	"github.com/iotplan/iotplan/internal/state"
+)
+
+// The files of a working folder.
+const (
+	dataDir      = ".iotplan"
+	hubFile      = ".iotplan/hub.db"
+	defaultState = "iotplan.state"
+)
+
+// loadedConfig is a configuration with the files it came from, for
+// diagnostics that show source lines.
+type loadedConfig struct {
+	cfg   *config.Config
+	files map[string]*hcl.File
+}
+
+// loadConfig reads the *.hcl files of the working folder. Diagnostics are
+// printed; a configuration with errors returns exitCode(1).
+func loadConfig(s *streams, vars []string) (loadedConfig, error) {
+	values := map[string]string{}
+	for _, v := range vars {
+		name, value, ok := strings.Cut(v, "=")
+		if !ok || name == "" {
+			return loadedConfig{}, fmt.Errorf("-var %q: expected NAME=VALUE", v)
+		}
+		values[name] = value
+	}
+	l := config.NewLoader(os.DirFS("."))
+	cfg, diags := l.Load(values)
+	printDiags(s, l.Files(), diags)
+	if diags.HasErrors() {
+		return loadedConfig{}, exitCode(1)
+	}
+	return loadedConfig{cfg: cfg, files: l.Files()}, nil
+}
+
+// printDiags writes diagnostics with their source lines.
+func printDiags(s *streams, files map[string]*hcl.File, diags hcl.Diagnostics) {
+	if len(diags) == 0 {
+		return
+	}
+	w := hcl.NewDiagnosticTextWriter(s.Err, files, 78, false)
+	for _, d := range diags {
+		fmt.Fprintln(s.Err)
+		_ = w.WriteDiagnostic(d)
+	}
+}
+
+// openHub opens the embedded hub of the working folder.
+func openHub(readOnly bool) (*localhub.Hub, error) {
+	h, err := localhub.Open(hubFile, localhub.Options{ReadOnly: readOnly})
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("the embedded hub %s does not exist yet: run \"iotplan init\" first", hubFile)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// lockedState is the state file of the working folder, locked for the
+// duration of a command.
+type lockedState struct {
+	file   *state.File
+	path   string
+	unlock func() error
+}
+
+func lockState(path, operation string) (*lockedState, error) {
+	f := state.NewFile(path)
+	unlock, err := f.Lock(state.NewLockInfo(operation))
+	if err != nil {
+		return nil, err
+	}
+	return &lockedState{file: f, path: path, unlock: unlock}, nil
+}
+
+func (l *lockedState) Close() error { return l.unlock() }
+
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}

@@ -1,0 +1,256 @@
+package plan
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/iotplan/iotplan/internal/config"
+	"github.com/iotplan/iotplan/internal/hub"
+	"github.com/iotplan/iotplan/internal/state"
+)
+
+// Options change what Diff plans.
+type Options struct {
+	// Destroy plans the deletion of everything the state holds.
+	Destroy bool
+}
+
+// Diff compares the configuration (desired), the state (prior) and the hub
+// (actual) and returns the plan that makes the hub match the configuration.
+// Only keys that the configuration declares or that iotplan wrote before are
+// compared; everything else on a twin belongs to someone else.
+//
+// A device that exists on the hub but not in the state is not taken over:
+// Diff returns an error diagnostic for it.
+func Diff(cfg *config.Config, prior *state.State, actual *Actual, opts Options) (*Plan, hcl.Diagnostics) {
+	p := &Plan{Lineage: prior.Lineage, Serial: prior.Serial, Destroy: opts.Destroy}
+	var diags hcl.Diagnostics
+
+	wanted := map[string]*config.Device{}
+	if !opts.Destroy {
+		for _, d := range cfg.Devices {
+			wanted[d.Addr.String()] = d
+		}
+	}
+	// Device IDs the state holds, so that an ID moving from one address to
+	// another is not mistaken for a device iotplan does not own.
+	managed := map[string]bool{}
+	for _, r := range prior.Resources {
+		managed[r.DeviceID] = true
+	}
+
+	addrs := map[string]bool{}
+	for a := range wanted {
+		addrs[a] = true
+	}
+	for a := range prior.Resources {
+		addrs[a] = true
+	}
+	for _, addr := range sortedKeys(addrs) {
+		want, before := wanted[addr], prior.Resources[addr]
+		var ch *Change
+		switch {
+		case want == nil:
+			ch = deleteChange(before, actual.Devices[before.DeviceID])
+		case before == nil:
+			if t := actual.Devices[want.DeviceID]; t != nil && !managed[want.DeviceID] {
+				diags = diags.Append(unmanagedDiag(want))
+				continue
+			}
+			ch = createChange(want, nil, "")
+		default:
+			ch = updateChange(want, before, actual, managed)
+			if ch == nil {
+				diags = diags.Append(unmanagedDiag(want))
+				continue
+			}
+		}
+		if ch.Action == NoOp {
+			p.Unchanged++
+			continue
+		}
+		p.Changes = append(p.Changes, ch)
+	}
+	return p, diags
+}
+
+func unmanagedDiag(d *config.Device) *hcl.Diagnostic {
+	rng := d.DeclRange
+	if r, ok := d.Ranges["device_id"]; ok {
+		rng = r
+	}
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  "Device already exists",
+		Detail: fmt.Sprintf("The hub already has a device %q, which %s declares, but the state does not record it: iotplan only manages devices it created. Choose another device ID, or delete the device from the hub first.",
+			d.DeviceID, d.Addr),
+		Subject: rng.Ptr(),
+	}
+}
+
+func deleteChange(before *state.Resource, t *hub.Twin) *Change {
+	ch := &Change{Addr: before.Addr, Type: before.Type, Action: Delete, Before: redact(before), Reason: "not in the configuration"}
+	if t == nil {
+		ch.Gone = true
+		ch.Reason = "already deleted outside iotplan"
+		return ch
+	}
+	ch.DeviceETag, ch.TwinETag = t.DeviceETag, t.ETag
+	return ch
+}
+
+// createChange plans a new device; before is the prior resource when the
+// device is re-created.
+func createChange(want *config.Device, before *state.Resource, reason string) *Change {
+	after := desiredResource(want)
+	ch := &Change{Addr: after.Addr, Type: after.Type, Action: Create, Before: redact(before), After: after, Reason: reason}
+	ch.Attrs = append(ch.Attrs, AttrChange{Path: "status", Op: OpSet, After: string(after.Status)})
+	if after.StatusReason != "" {
+		ch.Attrs = append(ch.Attrs, AttrChange{Path: "status_reason", Op: OpSet, After: after.StatusReason})
+	}
+	for _, sec := range []struct {
+		name string
+		m    map[string]any
+	}{{"tags", after.Tags}, {"desired", after.Desired}} {
+		l := leaves(sec.m)
+		for _, k := range sortedKeys(l) {
+			ch.Attrs = append(ch.Attrs, AttrChange{Path: sec.name + "." + k, Op: OpSet, After: l[k]})
+		}
+	}
+	return ch
+}
+
+// updateChange plans a device that both the configuration and the state
+// hold. It returns nil when the configuration moves the resource to a device
+// ID that exists on the hub but that iotplan does not manage.
+func updateChange(want *config.Device, before *state.Resource, actual *Actual, managed map[string]bool) *Change {
+	t := actual.Devices[before.DeviceID]
+	if want.DeviceID != before.DeviceID {
+		if actual.Devices[want.DeviceID] != nil && !managed[want.DeviceID] {
+			return nil
+		}
+		ch := createChange(want, before, fmt.Sprintf("device_id changes from %q: forces replacement", before.DeviceID))
+		ch.Action = Replace
+		if t != nil {
+			ch.DeviceETag, ch.TwinETag = t.DeviceETag, t.ETag
+		} else {
+			ch.Gone = true
+		}
+		return ch
+	}
+	if t == nil {
+		return createChange(want, before, "deleted outside iotplan")
+	}
+
+	after := desiredResource(want)
+	ch := &Change{Addr: after.Addr, Type: after.Type, Action: Update, Before: redact(before), After: after,
+		DeviceETag: t.DeviceETag, TwinETag: t.ETag}
+	status := t.Status
+	if status == "" {
+		status = hub.StatusEnabled
+	}
+	ch.attr("status", string(after.Status), string(status), string(before.Status))
+	ch.attr("status_reason", after.StatusReason, t.StatusReason, before.StatusReason)
+	ch.section("tags", after.Tags, before.Tags, t.Tags)
+	ch.section("desired", after.Desired, before.Desired, t.Properties.Desired.Properties())
+	sort.SliceStable(ch.Attrs, func(i, j int) bool { return attrOrder(ch.Attrs[i].Path) < attrOrder(ch.Attrs[j].Path) })
+	if len(ch.Attrs) == 0 {
+		ch.Action = NoOp
+	}
+	return ch
+}
+
+// attr records a change of an identity field (compared as strings).
+func (c *Change) attr(path, want, got, prior string) {
+	if want == got {
+		return
+	}
+	op := OpUpdate
+	if got == "" {
+		op = OpSet
+	}
+	c.Attrs = append(c.Attrs, AttrChange{Path: path, Op: op, Before: got, After: want, Drift: got != prior, Prior: prior})
+}
+
+// section diffs the owned keys of one twin section.
+func (c *Change) section(name string, want, prior, got map[string]any) {
+	wantL, priorL, gotL := leaves(want), leaves(prior), leaves(got)
+	for _, k := range sortedKeys(wantL) {
+		w := wantL[k]
+		g, ok := lookup(got, k)
+		if ok && valuesEqual(w, g) {
+			c.Owned++
+			continue
+		}
+		a := AttrChange{Path: name + "." + k, Op: OpSet, After: w}
+		if ok {
+			a.Op, a.Before = OpUpdate, g
+		}
+		if pv, owned := priorL[k]; owned && !(ok && valuesEqual(pv, g)) {
+			a.Drift, a.Prior = true, pv
+		}
+		c.Attrs = append(c.Attrs, a)
+	}
+	for _, k := range sortedKeys(priorL) {
+		if covers(wantL, k) {
+			continue
+		}
+		g, ok := lookup(got, k)
+		if !ok {
+			continue // already gone
+		}
+		c.Attrs = append(c.Attrs, AttrChange{Path: name + "." + k, Op: OpRemove, Before: g})
+	}
+	for k := range gotL {
+		if !covers(wantL, k) && !covers(priorL, k) {
+			c.Foreign++
+		}
+	}
+}
+
+// attrOrder sorts identity fields first, then tags, then desired, each by
+// path.
+func attrOrder(path string) string {
+	switch {
+	case path == "status":
+		return "0"
+	case path == "status_reason":
+		return "1"
+	case strings.HasPrefix(path, "tags."):
+		return "2" + path
+	}
+	return "3" + path
+}
+
+// desiredResource is the resource the configuration wants, before the hub
+// assigns anything.
+func desiredResource(d *config.Device) *state.Resource {
+	status := d.Status
+	if status == "" {
+		status = hub.StatusEnabled
+	}
+	return &state.Resource{
+		Addr:         d.Addr.String(),
+		Type:         d.Addr.Type,
+		DeviceID:     d.DeviceID,
+		Status:       status,
+		StatusReason: d.StatusReason,
+		Auth:         hub.AuthSAS,
+		Tags:         d.Tags,
+		Desired:      d.Desired,
+	}
+}
+
+// redact returns a copy of r without its secrets, so that a plan never
+// carries keys.
+func redact(r *state.Resource) *state.Resource {
+	if r == nil {
+		return nil
+	}
+	c := *r
+	c.PrimaryKey, c.SecondaryKey = "", ""
+	return &c
+}

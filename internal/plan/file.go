@@ -1,0 +1,152 @@
+package plan
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/iotplan/iotplan/internal/hub"
+	"github.com/iotplan/iotplan/internal/state"
+)
+
+// A saved plan file is JSON with its own format version, separate from the
+// machine-readable output of `plan -json`, which is meant for people and
+// tools rather than for apply.
+
+const planFileVersion = 1
+
+type planFileV1 struct {
+	FormatVersion int            `json:"plan_format_version"`
+	Lineage       string         `json:"lineage"`
+	Serial        uint64         `json:"serial"`
+	Destroy       bool           `json:"destroy,omitempty"`
+	Unchanged     int            `json:"unchanged"`
+	Changes       []changeFileV1 `json:"changes"`
+}
+
+type changeFileV1 struct {
+	Addr       string          `json:"address"`
+	Type       string          `json:"type"`
+	Action     string          `json:"action"`
+	Before     *resourceFileV1 `json:"before,omitempty"`
+	After      *resourceFileV1 `json:"after,omitempty"`
+	Attrs      []attrFileV1    `json:"attributes,omitempty"`
+	DeviceETag string          `json:"device_etag,omitempty"`
+	TwinETag   string          `json:"twin_etag,omitempty"`
+	Gone       bool            `json:"gone,omitempty"`
+	Owned      int             `json:"owned,omitempty"`
+	Foreign    int             `json:"foreign,omitempty"`
+	Reason     string          `json:"reason,omitempty"`
+}
+
+type resourceFileV1 struct {
+	Addr         string         `json:"address"`
+	Type         string         `json:"type"`
+	DeviceID     string         `json:"device_id"`
+	GenerationID string         `json:"generation_id,omitempty"`
+	ETag         string         `json:"etag,omitempty"`
+	TwinETag     string         `json:"twin_etag,omitempty"`
+	Status       string         `json:"status"`
+	StatusReason string         `json:"status_reason,omitempty"`
+	Auth         string         `json:"auth"`
+	Tags         map[string]any `json:"tags,omitempty"`
+	Desired      map[string]any `json:"desired,omitempty"`
+}
+
+type attrFileV1 struct {
+	Path   string `json:"path"`
+	Op     string `json:"op"`
+	Before any    `json:"before,omitempty"`
+	After  any    `json:"after,omitempty"`
+	Drift  bool   `json:"drift,omitempty"`
+	Prior  any    `json:"prior,omitempty"`
+}
+
+// WriteFile writes p as a saved plan. Secrets are never part of a plan.
+func WriteFile(w io.Writer, p *Plan) error {
+	f := planFileV1{FormatVersion: planFileVersion, Lineage: p.Lineage, Serial: p.Serial, Destroy: p.Destroy, Unchanged: p.Unchanged,
+		Changes: make([]changeFileV1, 0, len(p.Changes))}
+	for _, c := range p.Changes {
+		cf := changeFileV1{Addr: c.Addr, Type: c.Type, Action: c.Action.String(), Before: resourceToFile(c.Before), After: resourceToFile(c.After),
+			DeviceETag: c.DeviceETag, TwinETag: c.TwinETag, Gone: c.Gone, Owned: c.Owned, Foreign: c.Foreign, Reason: c.Reason}
+		for _, a := range c.Attrs {
+			cf.Attrs = append(cf.Attrs, attrFileV1{Path: a.Path, Op: a.Op.String(), Before: a.Before, After: a.After, Drift: a.Drift, Prior: a.Prior})
+		}
+		f.Changes = append(f.Changes, cf)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(f)
+}
+
+// ErrNotPlanFile is returned by ReadFile for input that is not a saved plan.
+var ErrNotPlanFile = errors.New("not an iotplan plan file")
+
+// ReadFile reads a plan written by WriteFile.
+func ReadFile(r io.Reader) (*Plan, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	var head struct {
+		FormatVersion int `json:"plan_format_version"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil || head.FormatVersion == 0 {
+		return nil, ErrNotPlanFile
+	}
+	if head.FormatVersion != planFileVersion {
+		return nil, fmt.Errorf("plan file format %d is not supported by this version of iotplan (it reads format %d)", head.FormatVersion, planFileVersion)
+	}
+	var f planFileV1
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNotPlanFile, err)
+	}
+	p := &Plan{Lineage: f.Lineage, Serial: f.Serial, Destroy: f.Destroy, Unchanged: f.Unchanged}
+	for i, cf := range f.Changes {
+		act, err := ParseAction(cf.Action)
+		if err != nil {
+			return nil, fmt.Errorf("change %d (%s): %w", i, cf.Addr, err)
+		}
+		c := &Change{Addr: cf.Addr, Type: cf.Type, Action: act, Before: resourceFromFile(cf.Before), After: resourceFromFile(cf.After),
+			DeviceETag: cf.DeviceETag, TwinETag: cf.TwinETag, Gone: cf.Gone, Owned: cf.Owned, Foreign: cf.Foreign, Reason: cf.Reason}
+		if (act == Create || act == Update || act == Replace) && c.After == nil || (act == Delete || act == Update || act == Replace) && c.Before == nil {
+			return nil, fmt.Errorf("change %d (%s): %s without the resource it needs", i, cf.Addr, act)
+		}
+		for _, af := range cf.Attrs {
+			var op AttrOp
+			switch af.Op {
+			case "add":
+				op = OpSet
+			case "update":
+				op = OpUpdate
+			case "remove":
+				op = OpRemove
+			default:
+				return nil, fmt.Errorf("change %d (%s): unknown attribute op %q", i, cf.Addr, af.Op)
+			}
+			c.Attrs = append(c.Attrs, AttrChange{Path: af.Path, Op: op, Before: af.Before, After: af.After, Drift: af.Drift, Prior: af.Prior})
+		}
+		p.Changes = append(p.Changes, c)
+	}
+	return p, nil
+}
+
+func resourceToFile(r *state.Resource) *resourceFileV1 {
+	if r == nil {
+		return nil
+	}
+	return &resourceFileV1{Addr: r.Addr, Type: r.Type, DeviceID: r.DeviceID, GenerationID: r.GenerationID, ETag: r.ETag, TwinETag: r.TwinETag,
+		Status: string(r.Status), StatusReason: r.StatusReason, Auth: string(r.Auth), Tags: r.Tags, Desired: r.Desired}
+}
+
+func resourceFromFile(f *resourceFileV1) *state.Resource {
+	if f == nil {
+		return nil
+	}
+	return &state.Resource{Addr: f.Addr, Type: f.Type, DeviceID: f.DeviceID, GenerationID: f.GenerationID, ETag: f.ETag, TwinETag: f.TwinETag,
+		Status: hub.Status(f.Status), StatusReason: f.StatusReason, Auth: hub.AuthType(f.Auth), Tags: f.Tags, Desired: f.Desired}
+}

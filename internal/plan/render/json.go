@@ -1,0 +1,96 @@
+package render
+
+import (
+	"encoding/json"
+	"io"
+
+	"github.com/iotplan/iotplan/internal/plan"
+	"github.com/iotplan/iotplan/internal/state"
+)
+
+// FormatVersion is the version of the JSON format of `plan -json` and
+// `show -json`. Additions bump the minor version; anything that could break
+// a reader bumps the major version.
+const FormatVersion = "1.0"
+
+type jsonPlan struct {
+	FormatVersion   string       `json:"format_version"`
+	Lineage         string       `json:"lineage"`
+	Serial          uint64       `json:"serial"`
+	Destroy         bool         `json:"destroy"`
+	ResourceChanges []jsonChange `json:"resource_changes"`
+	Summary         jsonSummary  `json:"summary"`
+}
+
+type jsonChange struct {
+	Address  string        `json:"address"`
+	Type     string        `json:"type"`
+	DeviceID string        `json:"device_id"`
+	Action   string        `json:"action"`
+	Reason   string        `json:"reason,omitempty"`
+	Drift    bool          `json:"drift"`
+	Gone     bool          `json:"gone,omitempty"`
+	Before   *jsonResource `json:"before"`
+	After    *jsonResource `json:"after"`
+	Changes  []jsonAttr    `json:"attribute_changes"`
+	Owned    int           `json:"unchanged_owned_keys"`
+	Foreign  int           `json:"foreign_keys"`
+}
+
+type jsonResource struct {
+	DeviceID     string         `json:"device_id"`
+	Status       string         `json:"status"`
+	StatusReason string         `json:"status_reason"`
+	Auth         string         `json:"auth"`
+	Tags         map[string]any `json:"tags"`
+	Desired      map[string]any `json:"desired"`
+}
+
+type jsonAttr struct {
+	Path   string `json:"path"`
+	Action string `json:"action"`
+	Before any    `json:"before"`
+	After  any    `json:"after"`
+	Drift  bool   `json:"drift"`
+	Prior  any    `json:"prior,omitempty"`
+}
+
+type jsonSummary struct {
+	Add       int `json:"add"`
+	Change    int `json:"change"`
+	Destroy   int `json:"destroy"`
+	Unchanged int `json:"unchanged"`
+}
+
+// JSON writes p in the documented machine-readable format.
+func JSON(w io.Writer, p *plan.Plan) error {
+	out := jsonPlan{FormatVersion: FormatVersion, Lineage: p.Lineage, Serial: p.Serial, Destroy: p.Destroy, ResourceChanges: []jsonChange{}}
+	for _, c := range p.Changes {
+		jc := jsonChange{Address: c.Addr, Type: c.Type, DeviceID: c.DeviceID(), Action: c.Action.String(), Reason: c.Reason, Drift: drifted(c),
+			Gone: c.Gone, Before: jsonRes(c.Before), After: jsonRes(c.After), Changes: []jsonAttr{}, Owned: c.Owned, Foreign: c.Foreign}
+		for _, a := range c.Attrs {
+			jc.Changes = append(jc.Changes, jsonAttr{Path: a.Path, Action: a.Op.String(), Before: a.Before, After: a.After, Drift: a.Drift, Prior: a.Prior})
+		}
+		out.ResourceChanges = append(out.ResourceChanges, jc)
+	}
+	out.Summary.Add, out.Summary.Change, out.Summary.Destroy = p.Counts()
+	out.Summary.Unchanged = p.Unchanged
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+func jsonRes(r *state.Resource) *jsonResource {
+	if r == nil {
+		return nil
+	}
+	return &jsonResource{DeviceID: r.DeviceID, Status: string(r.Status), StatusReason: r.StatusReason, Auth: string(r.Auth),
+		Tags: orEmpty(r.Tags), Desired: orEmpty(r.Desired)}
+}
+
+func orEmpty(m map[string]any) map[string]any {
+	if m == nil {
+		return map[string]any{}
+	}
+	return m
+}
