@@ -95,7 +95,7 @@ func Apply(ctx context.Context, w Writer, p *plan.Plan, st *state.Sync, opts Opt
 		for start := 0; start < len(phase); start += opts.BatchSize {
 			if a.stopped() || ctx.Err() != nil {
 				a.res.NotStarted += len(phase) - start
-				continue
+				break
 			}
 			batch := phase[start:min(start+opts.BatchSize, len(phase))]
 			errs = append(errs, a.batch(ctx, batch)...)
