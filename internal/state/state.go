@@ -1,6 +1,11 @@
 package state
 
-import "github.com/iotplan/iotplan/internal/hub"
+import (
+	"maps"
+	"slices"
+
+	"github.com/iotplan/iotplan/internal/hub"
+)
 
 // State is what iotplan knows it manages: one Resource per address. A State
 // value is not safe for concurrent use; apply goes through Sync.
@@ -32,4 +37,75 @@ type Resource struct {
 	// Sensitive: never printed.
 	PrimaryKey   string
 	SecondaryKey string
+}
+
+// New returns an empty state with a new random lineage and serial 0.
+func New() *State {
+	return &State{Lineage: newUUID(), Resources: map[string]*Resource{}}
+}
+
+// Addresses returns the addresses of s's resources, sorted.
+func (s *State) Addresses() []string {
+	return slices.Sorted(maps.Keys(s.Resources))
+}
+
+// DeepCopy returns a copy of s that shares no memory with it. A nil State
+// copies to nil.
+func (s *State) DeepCopy() *State {
+	if s == nil {
+		return nil
+	}
+	c := &State{Lineage: s.Lineage, Serial: s.Serial}
+	if s.Resources != nil {
+		c.Resources = make(map[string]*Resource, len(s.Resources))
+		for addr, r := range s.Resources {
+			c.Resources[addr] = r.DeepCopy()
+		}
+	}
+	return c
+}
+
+// DeepCopy returns a copy of r that shares no memory with it, down to the
+// nested objects and arrays of Tags and Desired. Those hold JSON values:
+// string, float64, bool, nil, map[string]any and []any; any other value is
+// copied as it is, so it must not be changed in place. A nil Resource copies
+// to nil.
+func (r *Resource) DeepCopy() *Resource {
+	if r == nil {
+		return nil
+	}
+	c := *r
+	c.Tags = copyObject(r.Tags)
+	c.Desired = copyObject(r.Desired)
+	return &c
+}
+
+// copyObject deep-copies a JSON object, keeping nil apart from empty.
+func copyObject(m map[string]any) map[string]any {
+	if m == nil {
+		return nil
+	}
+	c := make(map[string]any, len(m))
+	for k, v := range m {
+		c[k] = copyValue(v)
+	}
+	return c
+}
+
+func copyValue(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		return copyObject(v)
+	case []any:
+		if v == nil {
+			return v
+		}
+		c := make([]any, len(v))
+		for i, e := range v {
+			c[i] = copyValue(e)
+		}
+		return c
+	default:
+		return v
+	}
 }
