@@ -1,0 +1,303 @@
+package config
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"path/filepath"
+	"unicode/utf8"
+
+	"github.com/hashicorp/hcl/v2/ext/tryfunc"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
+	"github.com/zclconf/go-cty/cty/function/stdlib"
+)
+
+// functions is the function table of the language: the go-cty standard
+// library functions Terraform exposes, under Terraform's names, plus can and
+// try, and file and fileexists, which read through fsys (the working folder)
+// and nothing else.
+func functions(fsys fs.FS) map[string]function.Function {
+	return map[string]function.Function{
+		// Strings.
+		"chomp":      stdlib.ChompFunc,
+		"format":     stdlib.FormatFunc,
+		"formatlist": stdlib.FormatListFunc,
+		"indent":     stdlib.IndentFunc,
+		"join":       stdlib.JoinFunc,
+		"lower":      stdlib.LowerFunc,
+		"regex":      stdlib.RegexFunc,
+		"regexall":   stdlib.RegexAllFunc,
+		"replace":    replaceFunc,
+		"split":      stdlib.SplitFunc,
+		"strrev":     stdlib.ReverseFunc,
+		"substr":     stdlib.SubstrFunc,
+		"title":      stdlib.TitleFunc,
+		"trim":       stdlib.TrimFunc,
+		"trimprefix": stdlib.TrimPrefixFunc,
+		"trimspace":  stdlib.TrimSpaceFunc,
+		"trimsuffix": stdlib.TrimSuffixFunc,
+		"upper":      stdlib.UpperFunc,
+
+		// Collections.
+		"chunklist":       stdlib.ChunklistFunc,
+		"coalesce":        stdlib.CoalesceFunc,
+		"coalescelist":    stdlib.CoalesceListFunc,
+		"compact":         stdlib.CompactFunc,
+		"concat":          stdlib.ConcatFunc,
+		"contains":        stdlib.ContainsFunc,
+		"distinct":        stdlib.DistinctFunc,
+		"element":         stdlib.ElementFunc,
+		"flatten":         stdlib.FlattenFunc,
+		"index":           indexFunc,
+		"keys":            stdlib.KeysFunc,
+		"length":          lengthFunc,
+		"lookup":          stdlib.LookupFunc,
+		"merge":           stdlib.MergeFunc,
+		"range":           stdlib.RangeFunc,
+		"reverse":         stdlib.ReverseListFunc,
+		"setintersection": stdlib.SetIntersectionFunc,
+		"setproduct":      stdlib.SetProductFunc,
+		"setsubtract":     stdlib.SetSubtractFunc,
+		"setunion":        stdlib.SetUnionFunc,
+		"slice":           stdlib.SliceFunc,
+		"sort":            stdlib.SortFunc,
+		"values":          stdlib.ValuesFunc,
+		"zipmap":          stdlib.ZipmapFunc,
+
+		// Numbers.
+		"abs":      stdlib.AbsoluteFunc,
+		"ceil":     stdlib.CeilFunc,
+		"floor":    stdlib.FloorFunc,
+		"log":      stdlib.LogFunc,
+		"max":      stdlib.MaxFunc,
+		"min":      stdlib.MinFunc,
+		"parseint": stdlib.ParseIntFunc,
+		"pow":      stdlib.PowFunc,
+		"signum":   stdlib.SignumFunc,
+
+		// Encodings.
+		"base64decode": base64DecodeFunc,
+		"base64encode": base64EncodeFunc,
+		"csvdecode":    stdlib.CSVDecodeFunc,
+		"jsondecode":   stdlib.JSONDecodeFunc,
+		"jsonencode":   stdlib.JSONEncodeFunc,
+
+		// Type conversions.
+		"tobool":   stdlib.MakeToFunc(cty.Bool),
+		"tolist":   stdlib.MakeToFunc(cty.List(cty.DynamicPseudoType)),
+		"tomap":    stdlib.MakeToFunc(cty.Map(cty.DynamicPseudoType)),
+		"tonumber": stdlib.MakeToFunc(cty.Number),
+		"toset":    stdlib.MakeToFunc(cty.Set(cty.DynamicPseudoType)),
+		"tostring": stdlib.MakeToFunc(cty.String),
+
+		// Errors.
+		"can": tryfunc.CanFunc,
+		"try": tryfunc.TryFunc,
+
+		// Files of the working folder.
+		"file":       makeFileFunc(fsys),
+		"fileexists": makeFileExistsFunc(fsys),
+	}
+}
+
+// replaceFunc is Terraform's replace: a substring wrapped in slashes is a
+// regular expression, anything else is replaced literally.
+var replaceFunc = function.New(&function.Spec{
+	Description: "Replaces each occurrence of substr in str; a substr between slashes is a regular expression.",
+	Params: []function.Parameter{
+		{Name: "str", Type: cty.String},
+		{Name: "substr", Type: cty.String},
+		{Name: "replace", Type: cty.String},
+	},
+	Type: function.StaticReturnType(cty.String),
+	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		substr := args[1].AsString()
+		if len(substr) > 1 && substr[0] == '/' && substr[len(substr)-1] == '/' {
+			pattern := cty.StringVal(substr[1 : len(substr)-1])
+			v, err := stdlib.RegexReplace(args[0], pattern, args[2])
+			if err != nil {
+				return cty.UnknownVal(cty.String), function.NewArgErrorf(1, "invalid regular expression: %s", err)
+			}
+			return v, nil
+		}
+		return stdlib.Replace(args[0], args[1], args[2])
+	},
+})
+
+// lengthFunc is Terraform's length: the number of characters of a string or
+// the number of elements of a collection, tuple or object.
+var lengthFunc = function.New(&function.Spec{
+	Description: "Returns the length of a string, collection, tuple or object.",
+	Params: []function.Parameter{{
+		Name:             "value",
+		Type:             cty.DynamicPseudoType,
+		AllowDynamicType: true,
+		AllowUnknown:     true,
+	}},
+	Type: func(args []cty.Value) (cty.Type, error) {
+		ty := args[0].Type()
+		switch {
+		case ty == cty.String, ty == cty.DynamicPseudoType,
+			ty.IsCollectionType(), ty.IsTupleType(), ty.IsObjectType():
+			return cty.Number, nil
+		}
+		return cty.NilType, function.NewArgErrorf(0, "the argument must be a string, a collection, a tuple or an object, not %s", ty.FriendlyName())
+	},
+	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		v := args[0]
+		ty := v.Type()
+		switch {
+		case ty.IsTupleType():
+			return cty.NumberIntVal(int64(ty.Length())), nil
+		case ty.IsObjectType():
+			return cty.NumberIntVal(int64(len(ty.AttributeTypes()))), nil
+		case !v.IsKnown():
+			return cty.UnknownVal(cty.Number), nil
+		case ty == cty.String:
+			return stdlib.Strlen(v)
+		}
+		return v.Length(), nil
+	},
+})
+
+// indexFunc is Terraform's index: the position of the first element of a
+// list or tuple equal to a value.
+var indexFunc = function.New(&function.Spec{
+	Description: "Returns the index of the first element of list equal to value.",
+	Params: []function.Parameter{
+		{Name: "list", Type: cty.DynamicPseudoType},
+		{Name: "value", Type: cty.DynamicPseudoType},
+	},
+	Type: function.StaticReturnType(cty.Number),
+	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		list := args[0]
+		if ty := list.Type(); !ty.IsListType() && !ty.IsTupleType() {
+			return cty.NilVal, function.NewArgErrorf(0, "the argument must be a list or tuple, not %s", ty.FriendlyName())
+		}
+		if !list.IsWhollyKnown() {
+			return cty.UnknownVal(cty.Number), nil
+		}
+		for it := list.ElementIterator(); it.Next(); {
+			i, e := it.Element()
+			eq, err := stdlib.Equal(e, args[1])
+			if err != nil {
+				return cty.NilVal, err
+			}
+			if !eq.IsKnown() {
+				return cty.UnknownVal(cty.Number), nil
+			}
+			if eq.True() {
+				return i, nil
+			}
+		}
+		return cty.NilVal, errors.New("the list has no element equal to the given value")
+	},
+})
+
+var base64EncodeFunc = function.New(&function.Spec{
+	Description: "Encodes a string as base64.",
+	Params:      []function.Parameter{{Name: "str", Type: cty.String}},
+	Type:        function.StaticReturnType(cty.String),
+	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		return cty.StringVal(base64.StdEncoding.EncodeToString([]byte(args[0].AsString()))), nil
+	},
+})
+
+var base64DecodeFunc = function.New(&function.Spec{
+	Description: "Decodes a base64 string that holds UTF-8 text.",
+	Params:      []function.Parameter{{Name: "str", Type: cty.String}},
+	Type:        function.StaticReturnType(cty.String),
+	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		b, err := base64.StdEncoding.DecodeString(args[0].AsString())
+		if err != nil {
+			return cty.UnknownVal(cty.String), function.NewArgErrorf(0, "the string is not valid base64")
+		}
+		if !utf8.Valid(b) {
+			return cty.UnknownVal(cty.String), function.NewArgErrorf(0, "the decoded bytes are not valid UTF-8 text")
+		}
+		return cty.StringVal(string(b)), nil
+	},
+})
+
+// makeFileFunc returns file(path): the contents of a UTF-8 text file of the
+// working folder.
+func makeFileFunc(fsys fs.FS) function.Function {
+	return function.New(&function.Spec{
+		Description: "Reads a UTF-8 text file of the working folder.",
+		Params:      []function.Parameter{{Name: "path", Type: cty.String}},
+		Type:        function.StaticReturnType(cty.String),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			p := args[0].AsString()
+			name, err := relativePath(p)
+			if err != nil {
+				return cty.UnknownVal(cty.String), function.NewArgError(0, err)
+			}
+			b, err := fs.ReadFile(fsys, name)
+			if err != nil {
+				return cty.UnknownVal(cty.String), function.NewArgError(0, fileError(p, err))
+			}
+			if !utf8.Valid(b) {
+				return cty.UnknownVal(cty.String), function.NewArgErrorf(0, "the contents of %q are not valid UTF-8 text", p)
+			}
+			return cty.StringVal(string(b)), nil
+		},
+	})
+}
+
+// makeFileExistsFunc returns fileexists(path): whether a regular file exists
+// at path in the working folder.
+func makeFileExistsFunc(fsys fs.FS) function.Function {
+	return function.New(&function.Spec{
+		Description: "Tells whether a file exists in the working folder.",
+		Params:      []function.Parameter{{Name: "path", Type: cty.String}},
+		Type:        function.StaticReturnType(cty.Bool),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			p := args[0].AsString()
+			name, err := relativePath(p)
+			if err != nil {
+				return cty.UnknownVal(cty.Bool), function.NewArgError(0, err)
+			}
+			fi, err := fs.Stat(fsys, name)
+			if errors.Is(err, fs.ErrNotExist) {
+				return cty.False, nil
+			}
+			if err != nil {
+				return cty.UnknownVal(cty.Bool), function.NewArgError(0, fileError(p, err))
+			}
+			if !fi.Mode().IsRegular() {
+				return cty.UnknownVal(cty.Bool), function.NewArgErrorf(0, "%q is not a regular file", p)
+			}
+			return cty.True, nil
+		},
+	})
+}
+
+// relativePath turns a path written in the configuration into a name for
+// fs.FS. Paths are relative to the working folder and may not leave it.
+func relativePath(p string) (string, error) {
+	if p == "" {
+		return "", errors.New("the path is empty")
+	}
+	if path.IsAbs(p) || filepath.IsAbs(p) || filepath.VolumeName(p) != "" {
+		return "", fmt.Errorf("%q is an absolute path; give a path relative to the working folder", p)
+	}
+	name := path.Clean(filepath.ToSlash(p))
+	if !fs.ValidPath(name) {
+		return "", fmt.Errorf("%q is outside the working folder", p)
+	}
+	return name, nil
+}
+
+func fileError(p string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("no file exists at %q", p)
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return fmt.Errorf("cannot read %q: %v", p, err)
+}

@@ -1,0 +1,95 @@
+package config
+
+import (
+	"sort"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestFunctions(t *testing.T) {
+	tests := map[string]struct {
+		expr string
+		want any
+	}{
+		"format":          {`format("%s-%03d", "a", 7)`, "a-007"},
+		"formatlist":      {`formatlist("x-%s", ["a", "b"])`, []any{"x-a", "x-b"}},
+		"join split":      {`join(",", split("-", "a-b"))`, "a,b"},
+		"lower upper":     {`"${lower("AB")}${upper("cd")}"`, "abCD"},
+		"title":           {`title("hello world")`, "Hello World"},
+		"trims":           {`[trim("xax", "x"), trimprefix("ab", "a"), trimsuffix("ab", "b"), trimspace(" c ")]`, []any{"a", "b", "a", "c"}},
+		"replace":         {`replace("a-b-c", "-", "_")`, "a_b_c"},
+		"replace regex":   {`replace("a1b22", "/[0-9]+/", "#")`, "a#b#"},
+		"regex":           {`regex("[a-z]+", "123abc")`, "abc"},
+		"regexall":        {`length(regexall("a", "banana"))`, 3.0},
+		"substr strrev":   {`strrev(substr("hello", 1, 3))`, "lle"},
+		"chomp indent":    {`indent(2, chomp("a\nb\n"))`, "a\n  b"},
+		"length string":   {`length("héllo")`, 5.0},
+		"length list":     {`length([1, 2])`, 2.0},
+		"length object":   {`length({ a = 1 })`, 1.0},
+		"concat":          {`concat([1], [2])`, []any{1.0, 2.0}},
+		"contains":        {`contains(["a"], "a")`, true},
+		"distinct":        {`distinct([1, 1, 2])`, []any{1.0, 2.0}},
+		"element":         {`element(["a", "b"], 3)`, "b"},
+		"flatten":         {`flatten([[1], [2, [3]]])`, []any{1.0, 2.0, 3.0}},
+		"index":           {`index(["a", "b"], "b")`, 1.0},
+		"keys values":     {`concat(keys({ a = 1 }), values({ b = "x" }))`, []any{"a", "x"}},
+		"lookup":          {`lookup({ a = "x" }, "b", "dflt")`, "dflt"},
+		"merge":           {`merge({ a = 1 }, { b = 2 })`, map[string]any{"a": 1.0, "b": 2.0}},
+		"range reverse":   {`reverse(range(3))`, []any{2.0, 1.0, 0.0}},
+		"sets":            {`[setintersection(["a", "b"], ["b"]), setsubtract(["a", "b"], ["b"]), setunion(["a"], ["b"])]`, []any{[]any{"b"}, []any{"a"}, []any{"a", "b"}}},
+		"setproduct":      {`length(setproduct(["a", "b"], ["c"]))`, 2.0},
+		"slice sort":      {`slice(sort(["c", "a", "b"]), 0, 2)`, []any{"a", "b"}},
+		"zipmap":          {`zipmap(["a"], [1])`, map[string]any{"a": 1.0}},
+		"coalesce":        {`[coalesce(null, "b"), coalescelist([], ["c"])[0]]`, []any{"b", "c"}},
+		"compact":         {`compact(["a", "", "b"])`, []any{"a", "b"}},
+		"chunklist":       {`chunklist([1, 2, 3], 2)`, []any{[]any{1.0, 2.0}, []any{3.0}}},
+		"numbers":         {`[abs(-1), ceil(1.2), floor(1.8), log(8, 2), max(1, 3), min(1, 3), parseint("ff", 16), pow(2, 3), signum(-4)]`, []any{1.0, 2.0, 1.0, 3.0, 3.0, 1.0, 255.0, 8.0, -1.0}},
+		"json":            {`jsondecode(jsonencode({ a = [1] }))`, map[string]any{"a": []any{1.0}}},
+		"base64":          {`base64decode(base64encode("héllo"))`, "héllo"},
+		"csvdecode file":  {`csvdecode(file("fleet.csv"))[1].room`, "south"},
+		"fileexists":      {`[fileexists("fleet.csv"), fileexists("nope"), fileexists("./fleet.csv")]`, []any{true, false, true}},
+		"conversions":     {`[tostring(1), tonumber("2"), tobool("true")]`, []any{"1", 2.0, true}},
+		"tolist toset":    {`concat(tolist(toset(["a", "a"])), tolist(["b"]))`, []any{"a", "b"}},
+		"tomap":           {`tomap({ a = "x" })`, map[string]any{"a": "x"}},
+		"can try":         {`[can(tonumber("x")), try(tonumber("x"), 5)]`, []any{false, 5.0}},
+		"null list items": {`[1, null]`, []any{1.0, nil}},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			fsys := folder(map[string]string{
+				"main.hcl":  "device \"d\" {\n  device_id = \"d\"\n  desired = { v = " + tt.expr + " }\n}\n",
+				"fleet.csv": fleetCSV,
+			})
+			cfg, diags := NewLoader(fsys).Load(nil)
+			if diags.HasErrors() {
+				t.Fatalf("Load() diagnostics: %v", diags)
+			}
+			if d := cmp.Diff(tt.want, cfg.Devices[0].Desired["v"]); d != "" {
+				t.Errorf("%s mismatch (-want +got):\n%s", tt.expr, d)
+			}
+		})
+	}
+}
+
+// TestFunctionNames keeps the function table to the documented list.
+func TestFunctionNames(t *testing.T) {
+	want := []string{
+		"abs", "base64decode", "base64encode", "can", "ceil", "chomp", "chunklist", "coalesce", "coalescelist",
+		"compact", "concat", "contains", "csvdecode", "distinct", "element", "file", "fileexists", "flatten",
+		"floor", "format", "formatlist", "indent", "index", "join", "jsondecode", "jsonencode", "keys",
+		"length", "log", "lookup", "lower", "max", "merge", "min", "parseint", "pow", "range", "regex",
+		"regexall", "replace", "reverse", "setintersection", "setproduct", "setsubtract", "setunion",
+		"signum", "slice", "sort", "split", "strrev", "substr", "title", "tobool", "tolist", "tomap",
+		"tonumber", "toset", "tostring", "trim", "trimprefix", "trimspace", "trimsuffix", "try", "upper",
+		"values", "zipmap",
+	}
+	var got []string
+	for name := range functions(folder(nil)) {
+		got = append(got, name)
+	}
+	sort.Strings(got)
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("function names mismatch (-want +got):\n%s", d)
+	}
+}
