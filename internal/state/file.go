@@ -11,8 +11,9 @@ import (
 )
 
 // File is the local state backend: one state file on disk (iotplan.state),
-// its backup beside it (<path>.backup), written before each save, and its
-// lock file (<path>.lock). Its methods may be called from several
+// its backup beside it (<path>.backup), which holds the state as it was
+// before the first save of this File value (the state before this run, as
+// Terraform keeps it), and its lock file (<path>.lock). Its methods may be called from several
 // goroutines.
 type File struct {
 	path string
@@ -25,6 +26,8 @@ type File struct {
 	lineage   string
 	serial    uint64
 	resources []byte // encodeResources of the state
+	// backedUp is true once this File value has written the backup.
+	backedUp bool
 
 	// testHook, when set, is called at each step of a save, so tests can
 	// check what a crash at that moment would leave on disk.
@@ -132,6 +135,7 @@ func (f *File) write(data []byte) error {
 
 	prev, err := os.ReadFile(f.path)
 	switch {
+	case f.backedUp:
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
 		return fmt.Errorf("back up state file: %w", err)
@@ -144,6 +148,7 @@ func (f *File) write(data []byte) error {
 			_ = os.Remove(backupTmp)
 			return fmt.Errorf("back up state file: %w", err)
 		}
+		f.backedUp = true
 		f.hook("backup written")
 	}
 

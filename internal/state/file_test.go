@@ -184,6 +184,8 @@ func TestFileBackup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// One run saves three times: the backup holds the file as it was
+	// before the run's first save that had a file to back up.
 	var versions [][]byte
 	for i, addr := range []string{"device.a", "device.b", "device.c"} {
 		s.Resources[addr] = &Resource{Addr: addr, Type: "device", PrimaryKey: "secret"}
@@ -197,9 +199,22 @@ func TestFileBackup(t *testing.T) {
 			}
 			continue
 		}
-		if d := cmp.Diff(string(versions[i-1]), string(readFile(t, path+".backup"))); d != "" {
-			t.Errorf("Save() %d: backup is not the previous state file (-want +got):\n%s", i+1, d)
+		if d := cmp.Diff(string(versions[0]), string(readFile(t, path+".backup"))); d != "" {
+			t.Errorf("Save() %d: backup is not the state from before the run (-want +got):\n%s", i+1, d)
 		}
+	}
+	// The next run backs up the state the previous run left.
+	next := NewFile(path)
+	s2, err := next.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	delete(s2.Resources, "device.a")
+	if err := next.Save(s2); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(string(versions[2]), string(readFile(t, path+".backup"))); d != "" {
+		t.Errorf("next run: backup is not the previous run's state (-want +got):\n%s", d)
 	}
 	for _, p := range []string{path, path + ".backup"} {
 		if mode := fileMode(t, p); mode != 0o600 {
