@@ -5,20 +5,20 @@ import "time"
 // Device is a device identity in the registry, as the service API sends it
 // (api-version 2021-04-12). Fields marked read-only are set by the hub.
 type Device struct {
-	DeviceID                   string                  `json:"deviceId"`
-	GenerationID               string                  `json:"generationId,omitempty"` // read-only
-	ETag                       string                  `json:"etag,omitempty"`         // read-only
-	ConnectionState            string                  `json:"connectionState,omitempty"`
-	Status                     Status                  `json:"status,omitempty"`
-	StatusReason               string                  `json:"statusReason,omitempty"`
-	ConnectionStateUpdatedTime time.Time               `json:"connectionStateUpdatedTime"`
-	StatusUpdatedTime          time.Time               `json:"statusUpdatedTime"`
-	LastActivityTime           time.Time               `json:"lastActivityTime"`
-	CloudToDeviceMessageCount  int32                   `json:"cloudToDeviceMessageCount"`
+	DeviceID                   string                   `json:"deviceId"`
+	GenerationID               string                   `json:"generationId,omitempty"` // read-only
+	ETag                       string                   `json:"etag,omitempty"`         // read-only
+	ConnectionState            string                   `json:"connectionState,omitempty"`
+	Status                     Status                   `json:"status,omitempty"`
+	StatusReason               string                   `json:"statusReason,omitempty"`
+	ConnectionStateUpdatedTime time.Time                `json:"connectionStateUpdatedTime"`
+	StatusUpdatedTime          time.Time                `json:"statusUpdatedTime"`
+	LastActivityTime           time.Time                `json:"lastActivityTime"`
+	CloudToDeviceMessageCount  int32                    `json:"cloudToDeviceMessageCount"`
 	Authentication             *AuthenticationMechanism `json:"authentication,omitempty"`
-	Capabilities               *DeviceCapabilities     `json:"capabilities,omitempty"`
-	DeviceScope                string                  `json:"deviceScope,omitempty"`
-	ParentScopes               []string                `json:"parentScopes,omitempty"`
+	Capabilities               *DeviceCapabilities      `json:"capabilities,omitempty"`
+	DeviceScope                string                   `json:"deviceScope,omitempty"`
+	ParentScopes               []string                 `json:"parentScopes,omitempty"`
 }
 
 // Status is a device's registry status.
@@ -67,15 +67,15 @@ type DeviceCapabilities struct {
 
 // Module is a module identity on a device.
 type Module struct {
-	ModuleID                   string                  `json:"moduleId"`
-	DeviceID                   string                  `json:"deviceId"`
-	ManagedBy                  string                  `json:"managedBy,omitempty"`
-	GenerationID               string                  `json:"generationId,omitempty"`
-	ETag                       string                  `json:"etag,omitempty"`
-	ConnectionState            string                  `json:"connectionState,omitempty"`
-	ConnectionStateUpdatedTime time.Time               `json:"connectionStateUpdatedTime"`
-	LastActivityTime           time.Time               `json:"lastActivityTime"`
-	CloudToDeviceMessageCount  int32                   `json:"cloudToDeviceMessageCount"`
+	ModuleID                   string                   `json:"moduleId"`
+	DeviceID                   string                   `json:"deviceId"`
+	ManagedBy                  string                   `json:"managedBy,omitempty"`
+	GenerationID               string                   `json:"generationId,omitempty"`
+	ETag                       string                   `json:"etag,omitempty"`
+	ConnectionState            string                   `json:"connectionState,omitempty"`
+	ConnectionStateUpdatedTime time.Time                `json:"connectionStateUpdatedTime"`
+	LastActivityTime           time.Time                `json:"lastActivityTime"`
+	CloudToDeviceMessageCount  int32                    `json:"cloudToDeviceMessageCount"`
 	Authentication             *AuthenticationMechanism `json:"authentication,omitempty"`
 }
 

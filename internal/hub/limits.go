@@ -178,7 +178,7 @@ func checkTwinValue(v any, path []string, depth int, patch bool, errs *[]*ValueE
 			*errs = append(*errs, &ValueError{Path: path, Reason: fmt.Sprintf("the integer %.0f is outside the range IoT Hub stores (%d to %d)", v, int64(MinTwinInt), int64(MaxTwinInt))})
 		}
 	case map[string]any:
-		if depth >= MaxTwinDepth {
+		if depth > MaxTwinDepth {
 			*errs = append(*errs, &ValueError{Path: path, Reason: fmt.Sprintf("objects are nested more than %d levels deep", MaxTwinDepth)})
 			return
 		}
