@@ -92,6 +92,8 @@ Global options (before the command):
 		newApplyCmd(s, true),
 		newShowCmd(s),
 		newStateCmd(s),
+		newHubCmd(s),
+		newDeviceCmd(s),
 	)
 	return root
 }

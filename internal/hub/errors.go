@@ -18,6 +18,7 @@ var (
 	ErrTooLarge           = errors.New("too large")
 	ErrThrottled          = errors.New("throttled")
 	ErrUnavailable        = errors.New("service unavailable")
+	ErrTimeout            = errors.New("gateway timeout")
 )
 
 // Error is an error answered by a hub: the HTTP status, IoT Hub's six-digit
@@ -63,6 +64,8 @@ func (e *Error) Is(target error) bool {
 		return target == ErrThrottled
 	case http.StatusServiceUnavailable:
 		return target == ErrUnavailable
+	case http.StatusGatewayTimeout:
+		return target == ErrTimeout
 	}
 	return false
 }
@@ -94,7 +97,9 @@ var (
 	CodeMessageTooLarge             = ErrorCode{413001, "MessageTooLarge"}
 	CodeTooManyDevices              = ErrorCode{413002, "TooManyDevices"}
 	CodeTooManyModulesOnDevice      = ErrorCode{413003, "TooManyModulesOnDevice"}
+	CodeDeviceNotOnline             = ErrorCode{404103, "DeviceNotOnline"}
 	CodeThrottled                   = ErrorCode{429001, "ThrottlingException"}
 	CodeServerError                 = ErrorCode{500001, "ServerError"}
 	CodeServiceUnavailable          = ErrorCode{503001, "ServiceUnavailable"}
+	CodeGatewayTimeout              = ErrorCode{504101, "GatewayTimeout"}
 )

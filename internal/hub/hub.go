@@ -45,6 +45,14 @@ type Hub interface {
 	// opts to read the next page; it is empty on the last page.
 	QueryTwins(ctx context.Context, query string, opts QueryOptions) (*TwinPage, error)
 
+	// InvokeDeviceMethod calls a direct method on a connected device and
+	// returns its answer. An offline device is a 404 DeviceNotOnline
+	// (404103) error, a device that does not answer in time a 504
+	// GatewayTimeout (504101).
+	InvokeDeviceMethod(ctx context.Context, deviceID string, req MethodRequest) (*MethodResult, error)
+	// InvokeModuleMethod calls a direct method on a connected module.
+	InvokeModuleMethod(ctx context.Context, deviceID, moduleID string, req MethodRequest) (*MethodResult, error)
+
 	// Statistics counts the devices of the hub.
 	Statistics(ctx context.Context) (*RegistryStatistics, error)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -50,6 +51,10 @@ type Hub struct {
 	path     string
 	readOnly bool
 	now      func() time.Time
+
+	mu     sync.Mutex
+	router MethodRouter // nil: every device is offline
+	watch  watchers
 }
 
 var _ hub.Hub = (*Hub)(nil)
@@ -67,6 +72,7 @@ var (
 	keyGeneration = []byte("generation") // last generationId handed out
 	keyTwinETag   = []byte("twinEtag")   // last twin etag counter handed out
 	keyStats      = []byte("stats")      // device counts by status
+	keyPolicies   = []byte("policies")   // shared access policies
 )
 
 // Open opens the hub database at path, creating it (and its folder, 0700)
@@ -147,6 +153,11 @@ func (h *Hub) init() error {
 			}
 		}
 		meta := tx.Bucket(bucketMeta)
+		if meta.Get(keyPolicies) == nil {
+			if err := putPolicies(meta, newPolicies()); err != nil {
+				return fmt.Errorf("hub database %s: %w", h.path, err)
+			}
+		}
 		if meta.Get(keySchema) == nil {
 			return meta.Put(keySchema, []byte(fmt.Sprint(schemaVersion)))
 		}

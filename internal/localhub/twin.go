@@ -144,6 +144,9 @@ func (h *Hub) patchTwin(ctx context.Context, deviceID, moduleID string, ch twinC
 	if err != nil {
 		return nil, err
 	}
+	if len(ch.desired) > 0 {
+		h.notifyDesired(DesiredChange{DeviceID: deviceID, ModuleID: moduleID, Patch: ch.desired, Version: out.Properties.Desired.Version()})
+	}
 	return out, nil
 }
 
