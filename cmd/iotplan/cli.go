@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -37,7 +38,18 @@ type exitCode int
 
 func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 
-func run(args []string, s *streams) int {
+func run(args []string, s *streams) (code int) {
+	// A panic is a bug in iotplan: say so plainly rather than with a stack
+	// trace, unless the user asked for debug output.
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(s.Err, "\nError: internal error: %v\n\nThis is a bug in iotplan. The state file was saved after each completed batch; run plan again to see where things stand.\n", r)
+			if os.Getenv("IOTPLAN_LOG") == "debug" {
+				fmt.Fprintf(s.Err, "\n%s", debug.Stack())
+			}
+			code = 1
+		}
+	}()
 	args, dir, err := globalOptions(args)
 	if err != nil {
 		fmt.Fprintf(s.Err, "Error: %v\n", err)
@@ -58,12 +70,12 @@ func run(args []string, s *streams) int {
 	root.SetOut(s.Out)
 	root.SetErr(s.Err)
 	err = root.ExecuteContext(ctx)
-	var code exitCode
+	var exit exitCode
 	switch {
 	case err == nil:
 		return 0
-	case errors.As(err, &code):
-		return int(code)
+	case errors.As(err, &exit):
+		return int(exit)
 	default:
 		fmt.Fprintf(s.Err, "\nError: %v\n", err)
 		return 1

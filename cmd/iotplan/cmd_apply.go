@@ -21,16 +21,14 @@ import (
 )
 
 type applyOptions struct {
+	planning
 	autoApprove bool
-	vars        []string
-	statePath   string
 	parallelism int
-	destroy     bool
 	planFile    string
 }
 
 func newApplyCmd(s *streams, destroy bool) *cobra.Command {
-	o := applyOptions{destroy: destroy}
+	o := applyOptions{planning: planning{destroy: destroy}}
 	cmd := &cobra.Command{
 		Use:   "apply [PLAN-FILE]",
 		Short: "Make the hub match the configuration",
@@ -46,17 +44,18 @@ func newApplyCmd(s *streams, destroy bool) *cobra.Command {
 		cmd.Use, cmd.Short, cmd.Args = "destroy", "Delete everything iotplan manages", cobra.NoArgs
 	}
 	f := cmd.Flags()
+	o.register(f, destroy)
 	f.BoolVar(&o.autoApprove, "auto-approve", false, "apply without asking for confirmation")
-	f.StringArrayVar(&o.vars, "var", nil, "set a variable: -var 'NAME=VALUE' (repeatable)")
-	f.StringVar(&o.statePath, "state", defaultState, "path of the state file")
 	f.IntVar(&o.parallelism, "parallelism", 10, "hub calls in flight at once")
-	f.Bool("no-color", false, "no color in the output (iotplan never colors output that is not a terminal)")
 	return cmd
 }
 
 func runApply(ctx context.Context, s *streams, o applyOptions) error {
 	if o.parallelism < 1 {
 		return fmt.Errorf("-parallelism must be at least 1")
+	}
+	if err := o.check(); err != nil {
+		return err
 	}
 	operation := "apply"
 	if o.destroy {
@@ -71,14 +70,14 @@ func runApply(ctx context.Context, s *streams, o applyOptions) error {
 		saved = p
 	}
 	lc := loadedConfig{cfg: &config.Config{}}
-	if saved == nil && !o.destroy {
+	if saved == nil && !o.destroy && !o.refreshOnly {
 		var err error
 		if lc, err = loadConfig(s, o.vars); err != nil {
 			return err
 		}
 	}
 
-	ls, err := lockState(o.statePath, operation)
+	ls, err := lockState(o.statePath, operation, o.lockTimeout)
 	if err != nil {
 		return err
 	}
@@ -96,7 +95,7 @@ func runApply(ctx context.Context, s *streams, o applyOptions) error {
 				p.Serial, p.Lineage, prior.Serial, prior.Lineage)
 		}
 	} else {
-		if p, err = makePlan(ctx, s, lc, prior, o.destroy, true); err != nil {
+		if p, err = makePlan(ctx, s, lc, prior, o.planning, true); err != nil {
 			return err
 		}
 		if err := render.Human(s.Out, p); err != nil {

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/iotplan/iotplan/internal/config"
 	"github.com/iotplan/iotplan/internal/plan"
@@ -15,12 +17,64 @@ import (
 )
 
 type planOptions struct {
+	planning
 	out              string
 	json             bool
 	detailedExitCode bool
-	vars             []string
-	statePath        string
-	destroy          bool
+}
+
+// planning holds the options that plan, apply and destroy share.
+type planning struct {
+	vars        []string
+	statePath   string
+	lockTimeout time.Duration
+	destroy     bool
+	refresh     bool
+	refreshOnly bool
+	targets     []string
+	replace     []string
+}
+
+func (o *planning) register(f *pflag.FlagSet, destroyCmd bool) {
+	f.StringArrayVar(&o.vars, "var", nil, "set a variable: -var 'NAME=VALUE' (repeatable)")
+	f.StringVar(&o.statePath, "state", defaultState, "path of the state file")
+	f.DurationVar(&o.lockTimeout, "lock-timeout", 0, "how long to wait for the state lock, e.g. 30s")
+	f.BoolVar(&o.refresh, "refresh", true, "read the hub before planning; -refresh=false trusts the state")
+	f.StringArrayVar(&o.targets, "target", nil, "limit the plan to this resource address (repeatable)")
+	f.Bool("no-color", false, "no color in the output (iotplan never colors output that is not a terminal)")
+	if !destroyCmd {
+		f.BoolVar(&o.refreshOnly, "refresh-only", false, "report what changed outside iotplan; applying records it in the state")
+		f.StringArrayVar(&o.replace, "replace", nil, "replace this resource instance even if nothing changed (repeatable)")
+	}
+}
+
+func (o *planning) check() error {
+	if o.refreshOnly && !o.refresh {
+		return fmt.Errorf("-refresh-only and -refresh=false contradict each other")
+	}
+	if o.refreshOnly && o.destroy {
+		return fmt.Errorf("-refresh-only and -destroy cannot be combined")
+	}
+	if o.refreshOnly && len(o.replace) > 0 {
+		return fmt.Errorf("-refresh-only and -replace cannot be combined")
+	}
+	for _, a := range append(append([]string(nil), o.targets...), o.replace...) {
+		if err := checkAddress(a, addressType(a)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addressType is the resource type an address names, "device" when it
+// names none iotplan knows.
+func addressType(addr string) string {
+	for _, t := range []string{"device_module", "device"} {
+		if strings.HasPrefix(addr, t+".") {
+			return t
+		}
+	}
+	return "device"
 }
 
 func newPlanCmd(s *streams) *cobra.Command {
@@ -34,25 +88,26 @@ func newPlanCmd(s *streams) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
+	o.register(f, false)
 	f.StringVar(&o.out, "out", "", "save the plan to FILE, for \"iotplan apply FILE\"")
 	f.BoolVar(&o.json, "json", false, "print the plan as JSON")
 	f.BoolVar(&o.detailedExitCode, "detailed-exitcode", false, "exit 0 when nothing changes, 1 on error, 2 when there are changes")
-	f.StringArrayVar(&o.vars, "var", nil, "set a variable: -var 'NAME=VALUE' (repeatable)")
-	f.StringVar(&o.statePath, "state", defaultState, "path of the state file")
 	f.BoolVar(&o.destroy, "destroy", false, "plan to destroy everything iotplan manages")
-	f.Bool("no-color", false, "no color in the output (iotplan never colors output that is not a terminal)")
 	return cmd
 }
 
 func runPlan(ctx context.Context, s *streams, o planOptions) error {
+	if err := o.check(); err != nil {
+		return err
+	}
 	lc := loadedConfig{cfg: &config.Config{}}
-	if !o.destroy {
+	if !o.destroy && !o.refreshOnly {
 		var err error
 		if lc, err = loadConfig(s, o.vars); err != nil {
 			return err
 		}
 	}
-	ls, err := lockState(o.statePath, "plan")
+	ls, err := lockState(o.statePath, "plan", o.lockTimeout)
 	if err != nil {
 		return err
 	}
@@ -61,7 +116,7 @@ func runPlan(ctx context.Context, s *streams, o planOptions) error {
 	if err != nil {
 		return err
 	}
-	p, err := makePlan(ctx, s, lc, prior, o.destroy, !o.json)
+	p, err := makePlan(ctx, s, lc, prior, o.planning, !o.json)
 	if err != nil {
 		return err
 	}
@@ -88,23 +143,28 @@ func runPlan(ctx context.Context, s *streams, o planOptions) error {
 
 // makePlan refreshes the embedded hub and diffs it against cfg and prior.
 // Progress goes to the output unless quiet.
-func makePlan(ctx context.Context, s *streams, lc loadedConfig, prior *state.State, destroy, talk bool) (*plan.Plan, error) {
-	h, err := openHub(true)
-	if err != nil {
-		return nil, err
+func makePlan(ctx context.Context, s *streams, lc loadedConfig, prior *state.State, o planning, talk bool) (*plan.Plan, error) {
+	var actual *plan.Actual
+	if o.refresh {
+		h, err := openHub(true)
+		if err != nil {
+			return nil, err
+		}
+		defer h.Close()
+		t0 := time.Now()
+		actual, err = plan.Refresh(ctx, h, 1000)
+		if err != nil {
+			return nil, err
+		}
+		if talk {
+			fmt.Fprintf(s.Out, "Reading hub state: embedded hub %s (%s %s, %s %s)… done in %.1fs\n\n",
+				hubFile, render.Count(len(actual.Devices)), plural(len(actual.Devices), "device", "devices"),
+				render.Count(actual.Pages), plural(actual.Pages, "page", "pages"), time.Since(t0).Seconds())
+		}
+	} else {
+		actual = plan.ActualFromState(prior)
 	}
-	defer h.Close()
-	t0 := time.Now()
-	actual, err := plan.Refresh(ctx, h, 1000)
-	if err != nil {
-		return nil, err
-	}
-	if talk {
-		fmt.Fprintf(s.Out, "Reading hub state: embedded hub %s (%s %s, %s %s)… done in %.1fs\n\n",
-			hubFile, render.Count(len(actual.Devices)), plural(len(actual.Devices), "device", "devices"),
-			render.Count(actual.Pages), plural(actual.Pages, "page", "pages"), time.Since(t0).Seconds())
-	}
-	p, diags := plan.Diff(lc.cfg, prior, actual, plan.Options{Destroy: destroy})
+	p, diags := plan.Diff(lc.cfg, prior, actual, plan.Options{Destroy: o.destroy, RefreshOnly: o.refreshOnly, Targets: o.targets, Replace: o.replace})
 	if diags.HasErrors() {
 		printDiags(s, lc.files, diags)
 		return nil, exitCode(1)

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -54,61 +53,6 @@ func newShowCmd(s *streams) *cobra.Command {
 	cmd.Flags().StringVar(&statePath, "state", defaultState, "path of the state file")
 	cmd.Flags().Bool("no-color", false, "no color in the output")
 	return cmd
-}
-
-func newStateCmd(s *streams) *cobra.Command {
-	var statePath string
-	cmd := &cobra.Command{
-		Use:   "state",
-		Short: "Inspect the state",
-	}
-	cmd.PersistentFlags().StringVar(&statePath, "state", defaultState, "path of the state file")
-	list := &cobra.Command{
-		Use:   "list [ADDRESS...]",
-		Short: "List the resources in the state",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := state.NewFile(statePath).Load()
-			if err != nil {
-				return err
-			}
-			for _, addr := range st.Addresses() {
-				if len(args) == 0 || matchesAny(addr, args) {
-					fmt.Fprintln(s.Out, addr)
-				}
-			}
-			return nil
-		},
-	}
-	show := &cobra.Command{
-		Use:   "show ADDRESS",
-		Short: "Show one resource in the state",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := state.NewFile(statePath).Load()
-			if err != nil {
-				return err
-			}
-			r := st.Resources[args[0]]
-			if r == nil {
-				return fmt.Errorf("no resource %s in the state (\"iotplan state list\" lists them)", args[0])
-			}
-			writeResource(s.Out, r)
-			return nil
-		},
-	}
-	cmd.AddCommand(list, show)
-	return cmd
-}
-
-// matchesAny reports whether addr is one of the filters, or an instance of
-// one (device.thermo matches device.thermo["a"]).
-func matchesAny(addr string, filters []string) bool {
-	for _, f := range filters {
-		if addr == f || strings.HasPrefix(addr, f+"[") {
-			return true
-		}
-	}
-	return false
 }
 
 // writeResource prints a resource of the state in HCL style, secrets

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -81,13 +82,22 @@ type lockedState struct {
 	unlock func() error
 }
 
-func lockState(path, operation string) (*lockedState, error) {
+// lockState locks the state file at path for operation, waiting up to
+// timeout for another run to release it.
+func lockState(path, operation string, timeout time.Duration) (*lockedState, error) {
 	f := state.NewFile(path)
-	unlock, err := f.Lock(state.NewLockInfo(operation))
-	if err != nil {
-		return nil, err
+	info := state.NewLockInfo(operation)
+	deadline := time.Now().Add(timeout)
+	for {
+		unlock, err := f.Lock(info)
+		if err == nil {
+			return &lockedState{file: f, path: path, unlock: unlock}, nil
+		}
+		if !errors.Is(err, state.ErrLocked) || !time.Now().Before(deadline) {
+			return nil, err
+		}
+		time.Sleep(min(250*time.Millisecond, time.Until(deadline)))
 	}
-	return &lockedState{file: f, path: path, unlock: unlock}, nil
 }
 
 func (l *lockedState) Close() error { return l.unlock() }

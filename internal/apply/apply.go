@@ -75,6 +75,9 @@ func Apply(ctx context.Context, w Writer, p *plan.Plan, st *state.Sync, opts Opt
 		opts.Hook = NilHook{}
 	}
 	a := &applier{w: w, st: st, opts: opts}
+	if p.RefreshOnly {
+		return a.record(p)
+	}
 
 	// Deletes go first, so that a device ID freed by one resource can be
 	// taken by another.
@@ -274,4 +277,32 @@ func (a *applier) delete(ctx context.Context, c *plan.Change) error {
 	}
 	a.st.Remove(c.Addr)
 	return nil
+}
+
+// record applies a refresh-only plan: the state takes the hub's values,
+// and nothing is written to the hub.
+func (a *applier) record(p *plan.Plan) (Result, error) {
+	for _, c := range p.Changes {
+		switch c.Action {
+		case plan.Delete:
+			a.st.Remove(c.Addr)
+		case plan.Update:
+			r := a.st.Resource(c.Addr)
+			if r == nil {
+				continue
+			}
+			r.Status, r.StatusReason = c.After.Status, c.After.StatusReason
+			r.Tags, r.Desired = c.After.Tags, c.After.Desired
+			r.ETag, r.TwinETag = c.DeviceETag, c.TwinETag
+			a.st.Set(r)
+		case plan.NoOp, plan.Create, plan.Replace:
+			panic(fmt.Sprintf("apply: %v in a refresh-only plan", c.Action))
+		default:
+			panic(fmt.Sprintf("apply: unknown action %v", c.Action))
+		}
+	}
+	if err := a.save(); err != nil {
+		return a.res, err
+	}
+	return a.res, nil
 }

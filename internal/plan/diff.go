@@ -16,6 +16,26 @@ import (
 type Options struct {
 	// Destroy plans the deletion of everything the state holds.
 	Destroy bool
+	// RefreshOnly plans no change to the hub: it reports what changed
+	// outside iotplan, and applying it records the hub's values in the
+	// state.
+	RefreshOnly bool
+	// Targets, when not empty, limits the plan to these addresses (a
+	// resource address also selects all its instances).
+	Targets []string
+	// Replace forces the replacement of these resource instances.
+	Replace []string
+}
+
+// Selects reports whether the addresses select addr: it is one of them or
+// an instance of one.
+func Selects(addrs []string, addr string) bool {
+	for _, a := range addrs {
+		if addr == a || strings.HasPrefix(addr, a+"[") {
+			return true
+		}
+	}
+	return false
 }
 
 // Diff compares the configuration (desired), the state (prior) and the hub
@@ -26,8 +46,12 @@ type Options struct {
 // A device that exists on the hub but not in the state is not taken over:
 // Diff returns an error diagnostic for it.
 func Diff(cfg *config.Config, prior *state.State, actual *Actual, opts Options) (*Plan, hcl.Diagnostics) {
-	p := &Plan{Lineage: prior.Lineage, Serial: prior.Serial, Destroy: opts.Destroy}
+	p := &Plan{Lineage: prior.Lineage, Serial: prior.Serial, Destroy: opts.Destroy, RefreshOnly: opts.RefreshOnly}
 	var diags hcl.Diagnostics
+	if opts.RefreshOnly {
+		p.Changes, p.Unchanged = refreshOnly(prior, actual, opts.Targets)
+		return p, nil
+	}
 
 	wanted := map[string]*config.Device{}
 	if !opts.Destroy {
@@ -50,6 +74,9 @@ func Diff(cfg *config.Config, prior *state.State, actual *Actual, opts Options) 
 		addrs[a] = true
 	}
 	for _, addr := range sortedKeys(addrs) {
+		if len(opts.Targets) > 0 && !Selects(opts.Targets, addr) {
+			continue
+		}
 		want, before := wanted[addr], prior.Resources[addr]
 		var ch *Change
 		switch {
@@ -61,6 +88,11 @@ func Diff(cfg *config.Config, prior *state.State, actual *Actual, opts Options) 
 				continue
 			}
 			ch = createChange(want, nil, "")
+		case Selects(opts.Replace, addr) && want.DeviceID == before.DeviceID && actual.Devices[before.DeviceID] != nil:
+			ch = createChange(want, before, "replacement requested with -replace")
+			ch.Action = Replace
+			t := actual.Devices[before.DeviceID]
+			ch.DeviceETag, ch.TwinETag = t.DeviceETag, t.ETag
 		default:
 			ch = updateChange(want, before, actual, managed)
 			if ch == nil {
@@ -253,4 +285,76 @@ func redact(r *state.Resource) *state.Resource {
 	c := *r
 	c.PrimaryKey, c.SecondaryKey = "", ""
 	return &c
+}
+
+// refreshOnly lists, for each resource in the state, how the hub differs
+// from what iotplan last wrote. Applying such a change records the hub's
+// values; Before is the state, After the state updated to the hub.
+func refreshOnly(prior *state.State, actual *Actual, targets []string) (changes []*Change, unchanged int) {
+	for _, addr := range prior.Addresses() {
+		if len(targets) > 0 && !Selects(targets, addr) {
+			continue
+		}
+		r := prior.Resources[addr]
+		t := actual.Devices[r.DeviceID]
+		if t == nil {
+			changes = append(changes, &Change{Addr: addr, Type: r.Type, Action: Delete, Before: redact(r), Gone: true,
+				Reason: "deleted outside iotplan"})
+			continue
+		}
+		after := redact(r)
+		after.Status = t.Status
+		if after.Status == "" {
+			after.Status = hub.StatusEnabled
+		}
+		after.StatusReason = t.StatusReason
+		after.Tags = adopt(r.Tags, t.Tags)
+		after.Desired = adopt(r.Desired, t.Properties.Desired.Properties())
+		ch := &Change{Addr: addr, Type: r.Type, Action: Update, Before: redact(r), After: after, DeviceETag: t.DeviceETag, TwinETag: t.ETag,
+			Reason: "changed outside iotplan"}
+		ch.attr("status", string(after.Status), string(r.Status), string(r.Status))
+		ch.attr("status_reason", after.StatusReason, r.StatusReason, r.StatusReason)
+		for _, sec := range []struct {
+			name       string
+			was, isNow map[string]any
+		}{{"tags", r.Tags, after.Tags}, {"desired", r.Desired, after.Desired}} {
+			was, isNow := leaves(sec.was), leaves(sec.isNow)
+			for _, k := range sortedKeys(was) {
+				v, ok := isNow[k]
+				switch {
+				case !ok:
+					ch.Attrs = append(ch.Attrs, AttrChange{Path: sec.name + "." + k, Op: OpRemove, Before: was[k], Drift: true, Prior: was[k]})
+				case !valuesEqual(was[k], v):
+					ch.Attrs = append(ch.Attrs, AttrChange{Path: sec.name + "." + k, Op: OpUpdate, Before: was[k], After: v, Drift: true, Prior: was[k]})
+				}
+			}
+		}
+		for i := range ch.Attrs {
+			ch.Attrs[i].Drift = true
+		}
+		if len(ch.Attrs) == 0 {
+			unchanged++
+			continue
+		}
+		changes = append(changes, ch)
+	}
+	return changes, unchanged
+}
+
+// adopt returns the hub's values of the owned keys: the owned leaves as
+// they are on the hub now, without those the hub no longer has.
+func adopt(owned, got map[string]any) map[string]any {
+	if owned == nil {
+		return nil
+	}
+	out := map[string]any{}
+	for k := range leaves(owned) {
+		if v, ok := lookup(got, k); ok {
+			setPath(out, k, v)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }

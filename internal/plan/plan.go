@@ -15,6 +15,10 @@ type Plan struct {
 	Serial  uint64
 	// Destroy is true for a plan made by `iotplan destroy`.
 	Destroy bool
+	// RefreshOnly is true for a plan that changes nothing on the hub: its
+	// changes say what changed outside iotplan, and applying it records
+	// the hub's values in the state.
+	RefreshOnly bool
 	// Changes hold one entry per resource with something to do, sorted by
 	// address. Resources with nothing to do are not listed.
 	Changes []*Change

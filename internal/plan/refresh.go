@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/iotplan/iotplan/internal/hub"
+	"github.com/iotplan/iotplan/internal/state"
 )
 
 // Reader is what refresh needs of a hub: a paged twin query.
@@ -43,4 +44,22 @@ func Refresh(ctx context.Context, r Reader, pageSize int) (*Actual, error) {
 		}
 		opts.Continuation = page.Continuation
 	}
+}
+
+// ActualFromState stands in for a refresh when the hub is not read
+// (-refresh=false): it assumes the hub holds exactly what the state
+// records. Apply still sends the recorded etags, so a twin changed since
+// is not overwritten.
+func ActualFromState(prior *state.State) *Actual {
+	a := &Actual{Devices: map[string]*hub.Twin{}}
+	for _, r := range prior.Resources {
+		desired := hub.TwinCollection{}
+		for k, v := range r.Desired {
+			desired[k] = v
+		}
+		a.Devices[r.DeviceID] = &hub.Twin{DeviceID: r.DeviceID, ETag: r.TwinETag, DeviceETag: r.ETag, Status: r.Status,
+			StatusReason: r.StatusReason, AuthenticationType: r.Auth, Tags: r.Tags,
+			Properties: hub.TwinProperties{Desired: desired, Reported: hub.TwinCollection{}}}
+	}
+	return a
 }

@@ -13,11 +13,26 @@ import (
 func Human(w io.Writer, p *plan.Plan) error {
 	var b strings.Builder
 	if !p.HasChanges() {
+		if p.RefreshOnly {
+			b.WriteString("No changes. The hub matches what iotplan last wrote.\n")
+			_, err := io.WriteString(w, b.String())
+			return err
+		}
 		if p.Destroy {
 			b.WriteString("No changes. Nothing in the state to destroy.\n")
 		} else {
 			b.WriteString("No changes. The fleet matches the configuration.\n")
 		}
+		_, err := io.WriteString(w, b.String())
+		return err
+	}
+	if p.RefreshOnly {
+		b.WriteString("Objects have changed outside iotplan:\n")
+		for _, c := range p.Changes {
+			b.WriteString("\n")
+			writeChange(&b, c)
+		}
+		b.WriteString("\nThis is a refresh-only plan: iotplan will not undo these changes. Apply it to record\nthe hub's values in the state, without changing anything on the hub.\n")
 		_, err := io.WriteString(w, b.String())
 		return err
 	}
@@ -87,6 +102,9 @@ func headline(c *plan.Change) string {
 		}
 		return fmt.Sprintf("# %s will be created", c.Addr)
 	case plan.Update:
+		if c.Reason == "changed outside iotplan" && c.After != nil && c.Before != nil && allDrift(c) {
+			return fmt.Sprintf("# %s has changed outside iotplan", c.Addr)
+		}
 		if drifted(c) {
 			return fmt.Sprintf("# %s will be updated in place (changed outside iotplan)", c.Addr)
 		}
@@ -103,6 +121,15 @@ func headline(c *plan.Change) string {
 	default:
 		panic("render: unknown action")
 	}
+}
+
+func allDrift(c *plan.Change) bool {
+	for _, a := range c.Attrs {
+		if !a.Drift {
+			return false
+		}
+	}
+	return len(c.Attrs) > 0
 }
 
 func drifted(c *plan.Change) bool {

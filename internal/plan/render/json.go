@@ -18,6 +18,7 @@ type jsonPlan struct {
 	Lineage         string       `json:"lineage"`
 	Serial          uint64       `json:"serial"`
 	Destroy         bool         `json:"destroy"`
+	RefreshOnly     bool         `json:"refresh_only"`
 	ResourceChanges []jsonChange `json:"resource_changes"`
 	Summary         jsonSummary  `json:"summary"`
 }
@@ -64,7 +65,7 @@ type jsonSummary struct {
 
 // JSON writes p in the documented machine-readable format.
 func JSON(w io.Writer, p *plan.Plan) error {
-	out := jsonPlan{FormatVersion: FormatVersion, Lineage: p.Lineage, Serial: p.Serial, Destroy: p.Destroy, ResourceChanges: []jsonChange{}}
+	out := jsonPlan{FormatVersion: FormatVersion, Lineage: p.Lineage, Serial: p.Serial, Destroy: p.Destroy, RefreshOnly: p.RefreshOnly, ResourceChanges: []jsonChange{}}
 	for _, c := range p.Changes {
 		jc := jsonChange{Address: c.Addr, Type: c.Type, DeviceID: c.DeviceID(), Action: c.Action.String(), Reason: c.Reason, Drift: drifted(c),
 			Gone: c.Gone, Before: jsonRes(c.Before), After: jsonRes(c.After), Changes: []jsonAttr{}, Owned: c.Owned, Foreign: c.Foreign}
