@@ -98,6 +98,7 @@ Global options (before the command):
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(
 		newInitCmd(s),
+		newFmtCmd(s),
 		newValidateCmd(s),
 		newPlanCmd(s),
 		newApplyCmd(s, false),
