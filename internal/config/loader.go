@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/gohcl"
 	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 )
 
@@ -24,6 +25,8 @@ type Loader struct {
 	parsed     bool
 	files      []parsedFile
 	parseDiags hcl.Diagnostics
+
+	missing []MissingVariable
 }
 
 type parsedFile struct {
@@ -50,11 +53,89 @@ func (l *Loader) Files() map[string]*hcl.File {
 	return l.parser.Files()
 }
 
+// LoadOptions are the inputs of a load besides the configuration files.
+type LoadOptions struct {
+	// Vars are the -var and -var-file options in command-line order; for
+	// one variable, a later option wins over an earlier one and over every
+	// other source.
+	Vars []VarOption
+	// Env is the process environment: it gives IOTPLAN_VAR_name values and
+	// the values of the env function.
+	Env map[string]string
+	// Known returns what the hub assigned to a resource instance when it
+	// was last applied (prior state), by instance address: attributes such
+	// as "device_id", "auth_type", "key_version", "primary_key",
+	// "secondary_key", "generation_id" and "connection_string". Attributes
+	// only the hub knows are unknown when Known is nil, reports nothing
+	// for the instance, or reports a device_id, module_id, auth_type or
+	// key_version other than the configuration's (the instance will be
+	// replaced or its keys regenerated).
+	Known func(addr string) (attrs map[string]cty.Value, ok bool)
+}
+
+// VarOption is one -var NAME=VALUE option (File empty) or one
+// -var-file=FILE option.
+type VarOption struct {
+	// Name and Value are the variable and the text after "=" of -var.
+	// Values of variables of a type other than string are HCL
+	// expressions, as in Terraform.
+	Name, Value string
+	// File is the path of an HCL variables file, relative to the working
+	// folder. Src holds its contents when the caller has read it (a file
+	// outside the working folder); when Src is nil the file is read from
+	// the working folder.
+	File string
+	Src  []byte
+}
+
+// MissingVariable is a required variable that has no value.
+type MissingVariable struct {
+	Name        string
+	Description string
+	Type        string // the type constraint as written, such as list(string); "" when not declared
+	Sensitive   bool
+}
+
+// Mark is the type of the cty marks the configuration puts on values.
+type Mark string
+
+// SensitiveMark marks sensitive values: SAS keys, connection strings and
+// the values of sensitive variables, and whatever is computed from them.
+const SensitiveMark = Mark("sensitive")
+
 // Load evaluates the configuration with the raw -var values vars (name to
-// the text after "=") and returns the desired model. The model is
-// best-effort when the diagnostics hold errors: callers must check
-// HasErrors before using it.
+// the text after "=") and returns the desired model; it is LoadWith with
+// those -var options in name order and no environment.
 func (l *Loader) Load(vars map[string]string) (*Config, hcl.Diagnostics) {
+	names := make([]string, 0, len(vars))
+	for n := range vars {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	opts := LoadOptions{}
+	for _, n := range names {
+		opts.Vars = append(opts.Vars, VarOption{Name: n, Value: vars[n]})
+	}
+	return l.LoadWith(opts)
+}
+
+// MissingVariables returns the required variables that had no value in
+// the last load, in declaration order, so that a caller on a terminal can
+// ask for them and load again with their values as -var options.
+func (l *Loader) MissingVariables() []MissingVariable {
+	return l.missing
+}
+
+// LoadWith evaluates the configuration with opts and returns the desired
+// model. The model is best-effort when the diagnostics hold errors:
+// callers must check HasErrors before using it.
+func (l *Loader) LoadWith(opts LoadOptions) (*Config, hcl.Diagnostics) {
+	vars := map[string]string{}
+	for _, v := range opts.Vars {
+		if v.File == "" {
+			vars[v.Name] = v.Value
+		}
+	}
 	cfg := &Config{}
 	files, parseDiags := l.parse()
 	diags := append(hcl.Diagnostics(nil), parseDiags...)
