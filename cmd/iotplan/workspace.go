@@ -33,13 +33,9 @@ type loadedConfig struct {
 // loadConfig reads the *.hcl files of the working folder. Diagnostics are
 // printed; a configuration with errors returns exitCode(1).
 func loadConfig(s *streams, vars []string) (loadedConfig, error) {
-	values := map[string]string{}
-	for _, v := range vars {
-		name, value, ok := strings.Cut(v, "=")
-		if !ok || name == "" {
-			return loadedConfig{}, fmt.Errorf("-var %q: expected NAME=VALUE", v)
-		}
-		values[name] = value
+	values, err := parseVars(vars)
+	if err != nil {
+		return loadedConfig{}, err
 	}
 	l := config.NewLoader(os.DirFS("."))
 	cfg, diags := l.Load(values)
@@ -48,6 +44,19 @@ func loadConfig(s *streams, vars []string) (loadedConfig, error) {
 		return loadedConfig{}, exitCode(1)
 	}
 	return loadedConfig{cfg: cfg, files: l.Files()}, nil
+}
+
+// parseVars splits -var NAME=VALUE arguments.
+func parseVars(vars []string) (map[string]string, error) {
+	values := map[string]string{}
+	for _, v := range vars {
+		name, value, ok := strings.Cut(v, "=")
+		if !ok || name == "" {
+			return nil, fmt.Errorf("-var %q: expected NAME=VALUE", v)
+		}
+		values[name] = value
+	}
+	return values, nil
 }
 
 // printDiags writes diagnostics with their source lines.
