@@ -52,25 +52,41 @@ func (e *ReadError) Is(target error) bool { return target == ErrUnusableState }
 
 // stateV1 is format version 1 of the state file.
 type stateV1 struct {
-	FormatVersion uint64       `json:"format_version"`
-	Serial        uint64       `json:"serial"`
-	Lineage       string       `json:"lineage"`
-	Resources     []resourceV1 `json:"resources"` // sorted by Address
+	FormatVersion uint64              `json:"format_version"`
+	Serial        uint64              `json:"serial"`
+	Lineage       string              `json:"lineage"`
+	Resources     []resourceV1        `json:"resources"` // sorted by Address
+	Outputs       map[string]outputV1 `json:"outputs,omitempty"`
+}
+
+type outputV1 struct {
+	Value     any  `json:"value"`
+	Sensitive bool `json:"sensitive,omitempty"`
 }
 
 type resourceV1 struct {
-	Address      string         `json:"address"`
-	Type         string         `json:"type"`
-	DeviceID     string         `json:"device_id"`
-	GenerationID string         `json:"generation_id"`
-	ETag         string         `json:"etag"`
-	TwinETag     string         `json:"twin_etag"`
-	Status       string         `json:"status"`
-	StatusReason string         `json:"status_reason"`
-	Auth         string         `json:"auth"`
-	Tags         map[string]any `json:"tags,omitempty"`
-	Desired      map[string]any `json:"desired,omitempty"`
-	Sensitive    *sensitiveV1   `json:"sensitive,omitempty"`
+	Address             string         `json:"address"`
+	Type                string         `json:"type"`
+	DeviceID            string         `json:"device_id"`
+	ModuleID            string         `json:"module_id,omitempty"`
+	GenerationID        string         `json:"generation_id"`
+	ETag                string         `json:"etag"`
+	TwinETag            string         `json:"twin_etag"`
+	Status              string         `json:"status"`
+	StatusReason        string         `json:"status_reason"`
+	Auth                string         `json:"auth"`
+	PrimaryThumbprint   string         `json:"primary_thumbprint,omitempty"`
+	SecondaryThumbprint string         `json:"secondary_thumbprint,omitempty"`
+	ExplicitKeys        bool           `json:"explicit_keys,omitempty"`
+	KeyVersion          int            `json:"key_version,omitempty"`
+	Edge                bool           `json:"edge,omitempty"`
+	Parent              string         `json:"parent,omitempty"`
+	ManagedBy           string         `json:"managed_by,omitempty"`
+	Dependencies        []string       `json:"dependencies,omitempty"`
+	SensitivePaths      []string       `json:"sensitive_paths,omitempty"`
+	Tags                map[string]any `json:"tags,omitempty"`
+	Desired             map[string]any `json:"desired,omitempty"`
+	Sensitive           *sensitiveV1   `json:"sensitive,omitempty"`
 }
 
 // sensitiveV1 gathers the secrets of a resource, so that whoever reads or
@@ -158,15 +174,25 @@ func (f *stateV1) state() (*State, error) {
 			return nil, &ReadError{Err: fmt.Errorf("resource address %q appears more than once", rf.Address)}
 		}
 		r := &Resource{
-			Addr:         rf.Address,
-			Type:         rf.Type,
-			DeviceID:     rf.DeviceID,
-			GenerationID: rf.GenerationID,
-			ETag:         rf.ETag,
-			TwinETag:     rf.TwinETag,
-			Status:       hub.Status(rf.Status),
-			StatusReason: rf.StatusReason,
-			Auth:         hub.AuthType(rf.Auth),
+			Addr:                rf.Address,
+			Type:                rf.Type,
+			DeviceID:            rf.DeviceID,
+			ModuleID:            rf.ModuleID,
+			PrimaryThumbprint:   rf.PrimaryThumbprint,
+			SecondaryThumbprint: rf.SecondaryThumbprint,
+			ExplicitKeys:        rf.ExplicitKeys,
+			KeyVersion:          rf.KeyVersion,
+			Edge:                rf.Edge,
+			Parent:              rf.Parent,
+			ManagedBy:           rf.ManagedBy,
+			Dependencies:        rf.Dependencies,
+			Sensitive:           rf.SensitivePaths,
+			GenerationID:        rf.GenerationID,
+			ETag:                rf.ETag,
+			TwinETag:            rf.TwinETag,
+			Status:              hub.Status(rf.Status),
+			StatusReason:        rf.StatusReason,
+			Auth:                hub.AuthType(rf.Auth),
 		}
 		// The file leaves out empty objects, so both spellings read the same.
 		if len(rf.Tags) > 0 {
@@ -180,6 +206,12 @@ func (f *stateV1) state() (*State, error) {
 			r.SecondaryKey = rf.Sensitive.SecondaryKey
 		}
 		s.Resources[rf.Address] = r
+	}
+	for name, o := range f.Outputs {
+		if s.Outputs == nil {
+			s.Outputs = map[string]*Output{}
+		}
+		s.Outputs[name] = &Output{Value: o.Value, Sensitive: o.Sensitive}
 	}
 	return s, nil
 }
@@ -211,14 +243,18 @@ func encode(s *State) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// encodeResources encodes only the resources of s, which is what tells
-// whether a state changed.
+// encodeResources encodes the content of s (resources and outputs, not
+// lineage or serial), which is what tells whether a state changed.
 func encodeResources(s *State) ([]byte, error) {
 	f, err := newStateV1(s)
 	if err != nil {
 		return nil, err
 	}
-	b, err := json.Marshal(f.Resources)
+	// Outputs count as content: a save that changes only them is a change.
+	b, err := json.Marshal(struct {
+		R []resourceV1        `json:"r"`
+		O map[string]outputV1 `json:"o,omitempty"`
+	}{f.Resources, f.Outputs})
 	if err != nil {
 		return nil, fmt.Errorf("encode state: %w", err)
 	}
@@ -250,22 +286,38 @@ func newStateV1(s *State) (*stateV1, error) {
 			return nil, fmt.Errorf("encode state: resource %q is stored under address %q", r.Addr, addr)
 		}
 		rf := resourceV1{
-			Address:      r.Addr,
-			Type:         r.Type,
-			DeviceID:     r.DeviceID,
-			GenerationID: r.GenerationID,
-			ETag:         r.ETag,
-			TwinETag:     r.TwinETag,
-			Status:       string(r.Status),
-			StatusReason: r.StatusReason,
-			Auth:         string(r.Auth),
-			Tags:         r.Tags,
-			Desired:      r.Desired,
+			Address:             r.Addr,
+			Type:                r.Type,
+			DeviceID:            r.DeviceID,
+			ModuleID:            r.ModuleID,
+			PrimaryThumbprint:   r.PrimaryThumbprint,
+			SecondaryThumbprint: r.SecondaryThumbprint,
+			ExplicitKeys:        r.ExplicitKeys,
+			KeyVersion:          r.KeyVersion,
+			Edge:                r.Edge,
+			Parent:              r.Parent,
+			ManagedBy:           r.ManagedBy,
+			Dependencies:        r.Dependencies,
+			SensitivePaths:      r.Sensitive,
+			GenerationID:        r.GenerationID,
+			ETag:                r.ETag,
+			TwinETag:            r.TwinETag,
+			Status:              string(r.Status),
+			StatusReason:        r.StatusReason,
+			Auth:                string(r.Auth),
+			Tags:                r.Tags,
+			Desired:             r.Desired,
 		}
 		if r.PrimaryKey != "" || r.SecondaryKey != "" {
 			rf.Sensitive = &sensitiveV1{PrimaryKey: r.PrimaryKey, SecondaryKey: r.SecondaryKey}
 		}
 		f.Resources = append(f.Resources, rf)
+	}
+	for name, o := range s.Outputs {
+		if f.Outputs == nil {
+			f.Outputs = map[string]outputV1{}
+		}
+		f.Outputs[name] = outputV1{Value: o.Value, Sensitive: o.Sensitive}
 	}
 	return f, nil
 }
