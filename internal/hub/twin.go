@@ -10,6 +10,7 @@ import (
 type Twin struct {
 	DeviceID                  string              `json:"deviceId"`
 	ModuleID                  string              `json:"moduleId,omitempty"`
+	ManagedBy                 string              `json:"managedBy,omitempty"` // module twins only
 	ModelID                   string              `json:"modelId"`
 	ETag                      string              `json:"etag"`
 	DeviceETag                string              `json:"deviceEtag"`

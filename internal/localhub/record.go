@@ -233,6 +233,7 @@ func (r *moduleRecord) twin() *hub.Twin {
 	t := r.Twin.wire()
 	t.DeviceID = r.DeviceID
 	t.ModuleID = r.ModuleID
+	t.ManagedBy = r.ManagedBy
 	t.DeviceETag = identityETag(r.Identity.ETagSeq)
 	t.ConnectionState = r.Identity.ConnectionState
 	t.LastActivityTime = r.Identity.LastActivity
