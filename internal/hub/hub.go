@@ -39,6 +39,14 @@ type Hub interface {
 	ModuleTwin(ctx context.Context, deviceID, moduleID string) (*Twin, error)
 	// PatchModuleTwin merges tags and desired properties into a module twin.
 	PatchModuleTwin(ctx context.Context, deviceID, moduleID string, patch TwinPatch, ifMatch string) (*Twin, error)
+	// ReplaceTwin replaces the tags and the desired properties of a device
+	// twin wholesale (PUT /twins/{id}) and returns the updated twin. Here a
+	// nil map empties its section, and a nil value inside one is refused:
+	// a twin cannot store null. Desired $version goes up by one.
+	ReplaceTwin(ctx context.Context, deviceID string, replacement TwinPatch, ifMatch string) (*Twin, error)
+	// ReplaceModuleTwin replaces the tags and desired properties of a
+	// module twin, under the rules of ReplaceTwin.
+	ReplaceModuleTwin(ctx context.Context, deviceID, moduleID string, replacement TwinPatch, ifMatch string) (*Twin, error)
 
 	// QueryTwins runs a twin query (SELECT * FROM devices or devices.modules)
 	// and returns one page of twins. Pass the page's Continuation back in
@@ -52,6 +60,15 @@ type Hub interface {
 	InvokeDeviceMethod(ctx context.Context, deviceID string, req MethodRequest) (*MethodResult, error)
 	// InvokeModuleMethod calls a direct method on a connected module.
 	InvokeModuleMethod(ctx context.Context, deviceID, moduleID string, req MethodRequest) (*MethodResult, error)
+
+	// BulkRegistry creates, updates and deletes up to MaxBulkDevices
+	// identities, or overwrites their twins, in one call (POST /devices).
+	// Entries are carried out in order and each on its own: one that fails
+	// is reported in the result's Errors, and the others still take effect.
+	// More than MaxBulkDevices entries is a 413 TooManyDevices error, an
+	// identity named twice a 400 DeviceDefinedMultipleTimes error; then
+	// nothing is done.
+	BulkRegistry(ctx context.Context, entries []ExportImportDevice) (*BulkRegistryOperationResult, error)
 
 	// Statistics counts the devices of the hub.
 	Statistics(ctx context.Context) (*RegistryStatistics, error)

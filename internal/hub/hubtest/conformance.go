@@ -24,7 +24,9 @@ func Conformance(t *testing.T, newHub func(t *testing.T) hub.Hub) {
 		{"Devices", deviceTests},
 		{"Modules", moduleTests},
 		{"Twins", twinTests},
+		{"ReplaceTwin", replaceTests},
 		{"Query", queryTests},
+		{"Bulk", bulkTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

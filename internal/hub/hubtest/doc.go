@@ -4,10 +4,11 @@
 //
 // The suite tests only through the hub.Hub interface and only behaviour the
 // service reference documents: registry create/get/update/delete of devices
-// and modules, etags and If-Match, twin merge rules, versions and $metadata,
-// query paging, statistics and the typed errors. What an implementation
-// decides where the reference is silent (etag formats, result order, the
-// exact page sizes, error texts) belongs in that implementation's own
+// and modules, bulk registry calls, etags and If-Match, twin merge and
+// replace rules, versions and $metadata, query paging, statistics and the
+// typed errors. What an implementation decides where the reference is
+// silent (etag formats, result order, the exact page sizes, error texts,
+// the codes of failed bulk entries) belongs in that implementation's own
 // tests.
 //
 // The suite names its devices after the running test and deletes them when
