@@ -157,8 +157,9 @@ func makePlan(ctx context.Context, s *streams, lc loadedConfig, prior *state.Sta
 			return nil, err
 		}
 		if talk {
-			fmt.Fprintf(s.Out, "Reading hub state: embedded hub %s (%s %s, %s %s)… done in %.1fs\n\n",
+			fmt.Fprintf(s.Out, "Reading hub state: embedded hub %s (%s %s, %s %s, %s %s)… done in %.1fs\n\n",
 				hubFile, render.Count(len(actual.Devices)), plural(len(actual.Devices), "device", "devices"),
+				render.Count(len(actual.Modules)), plural(len(actual.Modules), "module", "modules"),
 				render.Count(actual.Pages), plural(actual.Pages, "page", "pages"), time.Since(t0).Seconds())
 		}
 	} else {

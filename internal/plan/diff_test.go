@@ -141,7 +141,7 @@ func TestDiff(t *testing.T) {
 			desired: []*config.Device{{Addr: config.Addr{Type: "device", Name: "d", Key: "a"}, DeviceID: "dev-a", Status: hub.StatusDisabled, StatusReason: "repair"}},
 			prior:   []*state.Resource{res("a", "dev-a", nil, nil)},
 			actual:  []*hub.Twin{twin("dev-a", nil, nil)},
-			want:    []wantChange{{Addr: a, Action: Update, Attrs: []string{"update status enabled->disabled", "add status_reason ->repair"}}},
+			want:    []wantChange{{Addr: a, Action: Update, Attrs: []string{"update status enabled->disabled", "add status_reason nil->repair"}}},
 		},
 		"removed from the configuration": {
 			prior:  []*state.Resource{res("a", "dev-a", nil, nil)},

@@ -44,6 +44,16 @@ type Change struct {
 	TwinETag   string
 	// Gone is true when the resource no longer exists on the hub.
 	Gone bool
+	// MovedFrom is the address the state held the resource under, when a
+	// moved block renamed it; "" otherwise.
+	MovedFrom string
+	// Importing is true when the change takes over an identity that exists
+	// on the hub (an import block); ImportID is its ID.
+	Importing bool
+	ImportID  string
+	// Dependencies are the addresses the resource depends on: apply creates
+	// and updates it after them, and deletes it before them.
+	Dependencies []string
 	// Owned counts the owned twin keys that already hold their value;
 	// Foreign counts the twin keys set by others, which apply leaves alone.
 	// Both are for humans only.
@@ -58,6 +68,15 @@ func (c *Change) DeviceID() string {
 		return c.After.DeviceID
 	}
 	return c.Before.DeviceID
+}
+
+// HubID is the identity the change is about, as the hub names it: a
+// device ID, or "deviceID/moduleID"; the new one when it has one.
+func (c *Change) HubID() string {
+	if c.After != nil {
+		return c.After.HubID()
+	}
+	return c.Before.HubID()
 }
 
 // RegistryChanged reports whether the identity's fields must be written.
@@ -109,6 +128,8 @@ type AttrChange struct {
 	// someone changed it outside iotplan. Prior is what iotplan wrote.
 	Drift bool
 	Prior any
+	// Sensitive values are never shown.
+	Sensitive bool
 }
 
 // AttrOp says what happens to an attribute.
@@ -157,6 +178,9 @@ func (p *Plan) Counts() (add, change, destroy int) {
 	for _, c := range p.Changes {
 		switch c.Action {
 		case NoOp:
+			if c.Importing {
+				change++
+			}
 		case Create:
 			add++
 		case Update:
@@ -173,10 +197,11 @@ func (p *Plan) Counts() (add, change, destroy int) {
 	return add, change, destroy
 }
 
-// HasChanges reports whether applying the plan would do anything.
+// HasChanges reports whether applying the plan would do anything, to the
+// hub or to the state.
 func (p *Plan) HasChanges() bool {
 	for _, c := range p.Changes {
-		if c.Action != NoOp {
+		if c.Action != NoOp || c.MovedFrom != "" || c.Importing {
 			return true
 		}
 	}

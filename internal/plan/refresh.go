@@ -17,33 +17,69 @@ type Reader interface {
 type Actual struct {
 	// Devices are the device twins by device ID.
 	Devices map[string]*hub.Twin
+	// Modules are the module twins by "deviceID/moduleID".
+	Modules map[string]*hub.Twin
 	// Pages is the number of query pages read.
 	Pages int
+
+	scopes map[string]string // deviceScope → device ID, built on first use
 }
 
-// Refresh reads every device twin of the hub with a paged bulk query, never
-// one call per device.
-func Refresh(ctx context.Context, r Reader, pageSize int) (*Actual, error) {
-	a := &Actual{Devices: map[string]*hub.Twin{}}
-	opts := hub.QueryOptions{PageSize: pageSize}
-	for {
-		page, err := r.QueryTwins(ctx, "SELECT * FROM devices", opts)
-		if err != nil {
-			return nil, fmt.Errorf("read device twins: %w", err)
-		}
-		a.Pages++
-		for i := range page.Twins {
-			t := &page.Twins[i]
-			a.Devices[t.DeviceID] = t
-		}
-		if page.Continuation == "" {
-			return a, nil
-		}
-		if page.Continuation == opts.Continuation {
-			return nil, fmt.Errorf("read device twins: the hub returned the same continuation token twice")
-		}
-		opts.Continuation = page.Continuation
+// Lookup returns the twin of the identity r names, or nil.
+func (a *Actual) Lookup(r *state.Resource) *hub.Twin {
+	if r.ModuleID != "" {
+		return a.Modules[r.HubID()]
 	}
+	return a.Devices[r.DeviceID]
+}
+
+// deviceOfScope returns the ID of the edge device whose deviceScope is
+// scope, or the scope itself when no device has it.
+func (a *Actual) deviceOfScope(scope string) string {
+	if a.scopes == nil {
+		a.scopes = map[string]string{}
+		for id, t := range a.Devices {
+			if t.DeviceScope != "" {
+				a.scopes[t.DeviceScope] = id
+			}
+		}
+	}
+	if id, ok := a.scopes[scope]; ok {
+		return id
+	}
+	return scope
+}
+
+// Refresh reads every device and module twin of the hub with paged bulk
+// queries, never one call per identity.
+func Refresh(ctx context.Context, r Reader, pageSize int) (*Actual, error) {
+	a := &Actual{Devices: map[string]*hub.Twin{}, Modules: map[string]*hub.Twin{}}
+	for _, q := range []string{"SELECT * FROM devices", "SELECT * FROM devices.modules"} {
+		opts := hub.QueryOptions{PageSize: pageSize}
+		for {
+			page, err := r.QueryTwins(ctx, q, opts)
+			if err != nil {
+				return nil, fmt.Errorf("read twins (%s): %w", q, err)
+			}
+			a.Pages++
+			for i := range page.Twins {
+				t := &page.Twins[i]
+				if t.ModuleID != "" {
+					a.Modules[t.DeviceID+"/"+t.ModuleID] = t
+				} else {
+					a.Devices[t.DeviceID] = t
+				}
+			}
+			if page.Continuation == "" {
+				break
+			}
+			if page.Continuation == opts.Continuation {
+				return nil, fmt.Errorf("read twins (%s): the hub returned the same continuation token twice", q)
+			}
+			opts.Continuation = page.Continuation
+		}
+	}
+	return a, nil
 }
 
 // ActualFromState stands in for a refresh when the hub is not read
@@ -51,15 +87,32 @@ func Refresh(ctx context.Context, r Reader, pageSize int) (*Actual, error) {
 // records. Apply still sends the recorded etags, so a twin changed since
 // is not overwritten.
 func ActualFromState(prior *state.State) *Actual {
-	a := &Actual{Devices: map[string]*hub.Twin{}}
+	a := &Actual{Devices: map[string]*hub.Twin{}, Modules: map[string]*hub.Twin{}}
 	for _, r := range prior.Resources {
 		desired := hub.TwinCollection{}
 		for k, v := range r.Desired {
 			desired[k] = v
 		}
-		a.Devices[r.DeviceID] = &hub.Twin{DeviceID: r.DeviceID, ETag: r.TwinETag, DeviceETag: r.ETag, Status: r.Status,
-			StatusReason: r.StatusReason, AuthenticationType: r.Auth, Tags: r.Tags,
-			Properties: hub.TwinProperties{Desired: desired, Reported: hub.TwinCollection{}}}
+		t := &hub.Twin{DeviceID: r.DeviceID, ModuleID: r.ModuleID, ETag: r.TwinETag, DeviceETag: r.ETag, Status: r.Status,
+			StatusReason: r.StatusReason, AuthenticationType: r.Auth, Tags: r.Tags, ManagedBy: r.ManagedBy,
+			Capabilities: &hub.DeviceCapabilities{IoTEdge: r.Edge},
+			Properties:   hub.TwinProperties{Desired: desired, Reported: hub.TwinCollection{}}}
+		if r.PrimaryThumbprint != "" {
+			p := r.PrimaryThumbprint
+			t.X509Thumbprint.PrimaryThumbprint = &p
+		}
+		if r.SecondaryThumbprint != "" {
+			s := r.SecondaryThumbprint
+			t.X509Thumbprint.SecondaryThumbprint = &s
+		}
+		if r.Parent != "" {
+			t.ParentScopes = []string{r.Parent} // resolved back by deviceOfScope
+		}
+		if r.ModuleID != "" {
+			a.Modules[r.HubID()] = t
+		} else {
+			a.Devices[r.DeviceID] = t
+		}
 	}
 	return a
 }

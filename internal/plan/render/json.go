@@ -24,36 +24,46 @@ type jsonPlan struct {
 }
 
 type jsonChange struct {
-	Address  string        `json:"address"`
-	Type     string        `json:"type"`
-	DeviceID string        `json:"device_id"`
-	Action   string        `json:"action"`
-	Reason   string        `json:"reason,omitempty"`
-	Drift    bool          `json:"drift"`
-	Gone     bool          `json:"gone,omitempty"`
-	Before   *jsonResource `json:"before"`
-	After    *jsonResource `json:"after"`
-	Changes  []jsonAttr    `json:"attribute_changes"`
-	Owned    int           `json:"unchanged_owned_keys"`
-	Foreign  int           `json:"foreign_keys"`
+	Address   string        `json:"address"`
+	Type      string        `json:"type"`
+	DeviceID  string        `json:"device_id"`
+	Action    string        `json:"action"`
+	Reason    string        `json:"reason,omitempty"`
+	Drift     bool          `json:"drift"`
+	Gone      bool          `json:"gone,omitempty"`
+	MovedFrom string        `json:"moved_from,omitempty"`
+	Importing bool          `json:"importing,omitempty"`
+	ImportID  string        `json:"import_id,omitempty"`
+	Before    *jsonResource `json:"before"`
+	After     *jsonResource `json:"after"`
+	Changes   []jsonAttr    `json:"attribute_changes"`
+	Owned     int           `json:"unchanged_owned_keys"`
+	Foreign   int           `json:"foreign_keys"`
 }
 
 type jsonResource struct {
-	DeviceID     string         `json:"device_id"`
-	Status       string         `json:"status"`
-	StatusReason string         `json:"status_reason"`
-	Auth         string         `json:"auth"`
-	Tags         map[string]any `json:"tags"`
-	Desired      map[string]any `json:"desired"`
+	DeviceID     string `json:"device_id"`
+	ModuleID     string `json:"module_id,omitempty"`
+	Status       string `json:"status,omitempty"`
+	StatusReason string `json:"status_reason"`
+	Auth         string `json:"auth"`
+	Edge         bool   `json:"edge,omitempty"`
+	Parent       string `json:"parent,omitempty"`
+	ManagedBy    string `json:"managed_by,omitempty"`
+	KeyVersion   int    `json:"key_version,omitempty"`
+	// Tags and Desired are objects, or "(sensitive value)".
+	Tags    any `json:"tags"`
+	Desired any `json:"desired"`
 }
 
 type jsonAttr struct {
-	Path   string `json:"path"`
-	Action string `json:"action"`
-	Before any    `json:"before"`
-	After  any    `json:"after"`
-	Drift  bool   `json:"drift"`
-	Prior  any    `json:"prior,omitempty"`
+	Path      string `json:"path"`
+	Action    string `json:"action"`
+	Before    any    `json:"before"`
+	After     any    `json:"after"`
+	Drift     bool   `json:"drift"`
+	Prior     any    `json:"prior,omitempty"`
+	Sensitive bool   `json:"sensitive,omitempty"`
 }
 
 type jsonSummary struct {
@@ -68,9 +78,16 @@ func JSON(w io.Writer, p *plan.Plan) error {
 	out := jsonPlan{FormatVersion: FormatVersion, Lineage: p.Lineage, Serial: p.Serial, Destroy: p.Destroy, RefreshOnly: p.RefreshOnly, ResourceChanges: []jsonChange{}}
 	for _, c := range p.Changes {
 		jc := jsonChange{Address: c.Addr, Type: c.Type, DeviceID: c.DeviceID(), Action: c.Action.String(), Reason: c.Reason, Drift: drifted(c),
-			Gone: c.Gone, Before: jsonRes(c.Before), After: jsonRes(c.After), Changes: []jsonAttr{}, Owned: c.Owned, Foreign: c.Foreign}
+			Gone: c.Gone, MovedFrom: c.MovedFrom, Importing: c.Importing, ImportID: c.ImportID,
+			Before: jsonRes(c.Before), After: jsonRes(c.After), Changes: []jsonAttr{}, Owned: c.Owned, Foreign: c.Foreign}
+		jc.DeviceID = c.DeviceID()
 		for _, a := range c.Attrs {
-			jc.Changes = append(jc.Changes, jsonAttr{Path: a.Path, Action: a.Op.String(), Before: a.Before, After: a.After, Drift: a.Drift, Prior: a.Prior})
+			ja := jsonAttr{Path: a.Path, Action: a.Op.String(), Before: a.Before, After: a.After, Drift: a.Drift, Prior: a.Prior}
+			if a.Sensitive {
+				ja.Sensitive = true
+				ja.Before, ja.After, ja.Prior = hideIf(a.Before), hideIf(a.After), nil
+			}
+			jc.Changes = append(jc.Changes, ja)
 		}
 		out.ResourceChanges = append(out.ResourceChanges, jc)
 	}
@@ -85,9 +102,21 @@ func jsonRes(r *state.Resource) *jsonResource {
 	if r == nil {
 		return nil
 	}
-	return &jsonResource{DeviceID: r.DeviceID, Status: string(r.Status), StatusReason: r.StatusReason, Auth: string(r.Auth),
-		Tags: orEmpty(r.Tags), Desired: orEmpty(r.Desired)}
+	return &jsonResource{DeviceID: r.DeviceID, ModuleID: r.ModuleID, Status: string(r.Status), StatusReason: r.StatusReason,
+		Auth: authName(r.Auth), Edge: r.Edge, Parent: r.Parent, ManagedBy: r.ManagedBy, KeyVersion: r.KeyVersion,
+		Tags: redacted(orEmpty(r.Tags), "tags", r.Sensitive), Desired: redacted(orEmpty(r.Desired), "desired", r.Sensitive)}
 }
+
+// hideIf hides a present value, keeping absence visible.
+func hideIf(v any) any {
+	if v == nil {
+		return nil
+	}
+	return hidden{}
+}
+
+// MarshalJSON writes a hidden value as the sensitive marker.
+func (hidden) MarshalJSON() ([]byte, error) { return json.Marshal(sensitiveValue) }
 
 func orEmpty(m map[string]any) map[string]any {
 	if m == nil {

@@ -39,10 +39,39 @@ func twin(id string, tags, desired obj) *hub.Twin {
 // state and hub, diffed by the real plan.Diff.
 var cases = map[string]struct {
 	cfg     []*config.Device
+	modules []*config.Module
+	moved   []*config.Moved
+	imports []*config.Import
 	prior   []*state.Resource
 	actual  []*hub.Twin
 	destroy bool
 }{
+	"modules_moves_imports_secrets": {
+		cfg: []*config.Device{
+			{Addr: config.Addr{Type: "device", Name: "gw"}, DeviceID: "gw-1", Edge: true,
+				Auth:      config.Auth{Type: config.AuthSAS, PrimaryKey: "c2VjcmV0LXByaW1hcnkta2V5LTEyMzQ=", SecondaryKey: "c2VjcmV0LXNlY29uZGFyeS1rZXk="},
+				Desired:   obj{"token": "hunter2", "interval": 5.0},
+				Sensitive: []string{"auth.primary_key", "auth.secondary_key", "desired.token"}},
+			{Addr: addr("renamed"), DeviceID: "thermo-r", Tags: obj{"site": "oslo"}},
+			{Addr: addr("adopted"), DeviceID: "thermo-old", Tags: obj{"site": "rome"}},
+			{Addr: addr("cert"), DeviceID: "thermo-cert", KeyVersion: 0, Parent: "gw-1",
+				Auth: config.Auth{Type: config.AuthX509Thumbprint, PrimaryThumbprint: "AB12AB12AB12AB12AB12AB12AB12AB12AB12AB12"}},
+		},
+		modules: []*config.Module{{Addr: config.Addr{Type: config.TypeModule, Name: "agent"}, DeviceID: "gw-1", ModuleID: "agent",
+			ManagedBy: "iotplan", Desired: obj{"level": "debug"}}},
+		moved:   []*config.Moved{{From: addr("old-name"), To: addr("renamed")}},
+		imports: []*config.Import{{To: addr("adopted"), ID: "thermo-old", DeviceID: "thermo-old"}},
+		prior: []*state.Resource{
+			resource("old-name", "thermo-r", obj{"site": "oslo"}, nil),
+			func() *state.Resource {
+				r := resource("cert", "thermo-cert", nil, nil)
+				r.KeyVersion = 0
+				return r
+			}(),
+		},
+		actual: []*hub.Twin{twin("thermo-r", obj{"site": "oslo"}, nil), twin("thermo-old", obj{"site": "paris", "floor": 2.0}, nil),
+			twin("thermo-cert", nil, nil)},
+	},
 	"no_changes": {
 		cfg:    []*config.Device{{Addr: addr("a"), DeviceID: "thermo-a", Tags: obj{"site": "berlin"}}},
 		prior:  []*state.Resource{resource("a", "thermo-a", obj{"site": "berlin"}, nil)},
@@ -92,7 +121,9 @@ func TestGolden(t *testing.T) {
 			for _, tw := range tc.actual {
 				actual.Devices[tw.DeviceID] = tw
 			}
-			p, diags := plan.Diff(&config.Config{Devices: tc.cfg}, prior, actual, plan.Options{Destroy: tc.destroy})
+			actual.Modules = map[string]*hub.Twin{}
+			cfg := &config.Config{Devices: tc.cfg, Modules: tc.modules, Moved: tc.moved, Imports: tc.imports}
+			p, diags := plan.Diff(cfg, prior, actual, plan.Options{Destroy: tc.destroy})
 			if diags.HasErrors() {
 				t.Fatal(diags)
 			}
@@ -104,8 +135,8 @@ func TestGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			for file, got := range map[string]string{"human.golden": human.String(), "plan.json.golden": js.String()} {
-				if strings.Contains(got, "c2VjcmV0") {
-					t.Errorf("%s shows a key", file)
+				if strings.Contains(got, "c2VjcmV0") || strings.Contains(got, "hunter2") {
+					t.Errorf("%s shows a secret", file)
 				}
 				golden(t, filepath.Join("testdata", name, file), got)
 			}

@@ -16,6 +16,8 @@ func Value(v any) string {
 
 func writeValue(b *strings.Builder, v any) {
 	switch v := v.(type) {
+	case hidden:
+		b.WriteString(sensitiveValue)
 	case nil:
 		b.WriteString("null")
 	case string:
