@@ -104,6 +104,7 @@ Global options (before the command):
 		newApplyCmd(s, false),
 		newApplyCmd(s, true),
 		newShowCmd(s),
+		newOutputCmd(s),
 		newStateCmd(s),
 		newHubCmd(s),
 		newDeviceCmd(s),

@@ -14,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/iotplan/iotplan/internal/apply"
-	"github.com/iotplan/iotplan/internal/config"
 	"github.com/iotplan/iotplan/internal/plan"
 	"github.com/iotplan/iotplan/internal/plan/render"
 	"github.com/iotplan/iotplan/internal/state"
@@ -69,14 +68,6 @@ func runApply(ctx context.Context, s *streams, o applyOptions) error {
 		}
 		saved = p
 	}
-	lc := loadedConfig{cfg: &config.Config{}}
-	if saved == nil && !o.destroy && !o.refreshOnly {
-		var err error
-		if lc, err = loadConfig(s, o.vars); err != nil {
-			return err
-		}
-	}
-
 	ls, err := lockState(o.statePath, operation, o.lockTimeout)
 	if err != nil {
 		return err
@@ -85,6 +76,15 @@ func runApply(ctx context.Context, s *streams, o applyOptions) error {
 	prior, err := ls.file.Load()
 	if err != nil {
 		return err
+	}
+	var lc loadedConfig
+	if saved == nil {
+		if lc, err = loadConfigWith(s, o.configInput, prior, hubHost); err != nil {
+			return err
+		}
+		// Outputs are evaluated again after apply with the same values,
+		// without asking twice.
+		o.configInput = configInput{vars: lc.vars}
 	}
 
 	p := saved
@@ -174,6 +174,17 @@ func execute(ctx context.Context, s *streams, ls *lockedState, prior *state.Stat
 		Hook:        &lineHook{s: s},
 	})
 	final := st.Close()
+	var outputs []string
+	if applyErr == nil {
+		if o.destroy {
+			final.Outputs = nil
+		} else if outs, err := evalOutputs(s, o.configInput, final); err != nil {
+			fmt.Fprintf(s.Err, "\nWarning: outputs not updated: %v\n", err)
+		} else {
+			final.Outputs = outs
+			outputs = outputLines(outs)
+		}
+	}
 	if err := ls.file.Save(final); err != nil {
 		return errors.Join(applyErr, fmt.Errorf("save state: %w", err))
 	}
@@ -197,6 +208,9 @@ func execute(ctx context.Context, s *streams, ls *lockedState, prior *state.Stat
 	fmt.Fprintf(s.Out, "\n%s complete! Resources: %s added, %s changed, %s destroyed.\n", verb,
 		render.Count(res.Added), render.Count(res.Changed), render.Count(res.Destroyed))
 	fmt.Fprintf(s.Out, "State saved to %s (serial %d).\n", ls.path, final.Serial)
+	if len(outputs) > 0 {
+		fmt.Fprintf(s.Out, "\nOutputs:\n\n%s", strings.Join(outputs, ""))
+	}
 	return nil
 }
 

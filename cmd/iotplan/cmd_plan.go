@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/iotplan/iotplan/internal/config"
 	"github.com/iotplan/iotplan/internal/plan"
 	"github.com/iotplan/iotplan/internal/plan/render"
 	"github.com/iotplan/iotplan/internal/state"
@@ -25,7 +24,7 @@ type planOptions struct {
 
 // planning holds the options that plan, apply and destroy share.
 type planning struct {
-	vars        []string
+	configInput
 	statePath   string
 	lockTimeout time.Duration
 	destroy     bool
@@ -36,7 +35,7 @@ type planning struct {
 }
 
 func (o *planning) register(f *pflag.FlagSet, destroyCmd bool) {
-	f.StringArrayVar(&o.vars, "var", nil, "set a variable: -var 'NAME=VALUE' (repeatable)")
+	o.configInput.register(f)
 	f.StringVar(&o.statePath, "state", defaultState, "path of the state file")
 	f.DurationVar(&o.lockTimeout, "lock-timeout", 0, "how long to wait for the state lock, e.g. 30s")
 	f.BoolVar(&o.refresh, "refresh", true, "read the hub before planning; -refresh=false trusts the state")
@@ -100,19 +99,16 @@ func runPlan(ctx context.Context, s *streams, o planOptions) error {
 	if err := o.check(); err != nil {
 		return err
 	}
-	lc := loadedConfig{cfg: &config.Config{}}
-	if !o.destroy && !o.refreshOnly {
-		var err error
-		if lc, err = loadConfig(s, o.vars); err != nil {
-			return err
-		}
-	}
 	ls, err := lockState(o.statePath, "plan", o.lockTimeout)
 	if err != nil {
 		return err
 	}
 	defer ls.Close()
 	prior, err := ls.file.Load()
+	if err != nil {
+		return err
+	}
+	lc, err := loadConfigWith(s, o.configInput, prior, hubHost)
 	if err != nil {
 		return err
 	}

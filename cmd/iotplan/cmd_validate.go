@@ -10,7 +10,7 @@ import (
 )
 
 func newValidateCmd(s *streams) *cobra.Command {
-	var vars []string
+	var in configInput
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "validate",
@@ -19,11 +19,7 @@ func newValidateCmd(s *streams) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if asJSON {
 				l := config.NewLoader(os.DirFS("."))
-				values, err := parseVars(vars)
-				if err != nil {
-					return err
-				}
-				_, diags := l.Load(values)
+				_, diags := l.LoadWith(config.LoadOptions{Vars: in.vars, Env: environ()})
 				if err := writeDiagnosticsJSON(s.Out, l.Files(), diags); err != nil {
 					return err
 				}
@@ -32,7 +28,7 @@ func newValidateCmd(s *streams) *cobra.Command {
 				}
 				return nil
 			}
-			lc, err := loadConfig(s, vars)
+			lc, err := loadConfigWith(s, in, nil, "")
 			if err != nil {
 				return err
 			}
@@ -40,7 +36,7 @@ func newValidateCmd(s *streams) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringArrayVar(&vars, "var", nil, "set a variable: -var 'NAME=VALUE' (repeatable)")
+	in.register(cmd.Flags())
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return cmd
 }

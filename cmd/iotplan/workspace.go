@@ -4,9 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -18,8 +16,11 @@ import (
 
 // The files of a working folder.
 const (
-	dataDir      = ".iotplan"
-	hubFile      = ".iotplan/hub.db"
+	dataDir = ".iotplan"
+	hubFile = ".iotplan/hub.db"
+	// hubHost is the host name of the embedded hub when `hub serve` serves
+	// it: what device connection strings carry.
+	hubHost      = "localhost"
 	defaultState = "iotplan.state"
 )
 
@@ -28,35 +29,9 @@ const (
 type loadedConfig struct {
 	cfg   *config.Config
 	files map[string]*hcl.File
-}
-
-// loadConfig reads the *.hcl files of the working folder. Diagnostics are
-// printed; a configuration with errors returns exitCode(1).
-func loadConfig(s *streams, vars []string) (loadedConfig, error) {
-	values, err := parseVars(vars)
-	if err != nil {
-		return loadedConfig{}, err
-	}
-	l := config.NewLoader(os.DirFS("."))
-	cfg, diags := l.Load(values)
-	printDiags(s, l.Files(), diags)
-	if diags.HasErrors() {
-		return loadedConfig{}, exitCode(1)
-	}
-	return loadedConfig{cfg: cfg, files: l.Files()}, nil
-}
-
-// parseVars splits -var NAME=VALUE arguments.
-func parseVars(vars []string) (map[string]string, error) {
-	values := map[string]string{}
-	for _, v := range vars {
-		name, value, ok := strings.Cut(v, "=")
-		if !ok || name == "" {
-			return nil, fmt.Errorf("-var %q: expected NAME=VALUE", v)
-		}
-		values[name] = value
-	}
-	return values, nil
+	// vars are the variable values it was loaded with, including those
+	// asked for on the terminal.
+	vars []config.VarOption
 }
 
 // printDiags writes diagnostics with their source lines.
