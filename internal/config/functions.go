@@ -1,47 +1,58 @@
 package config
 
 import (
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
-	"fmt"
 	"io/fs"
-	"path"
-	"path/filepath"
 	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2/ext/tryfunc"
+	ctyyaml "github.com/zclconf/go-cty-yaml"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 	"github.com/zclconf/go-cty/cty/function/stdlib"
 )
 
 // functions is the function table of the language: the go-cty standard
-// library functions Terraform exposes, under Terraform's names, plus can and
-// try, and file and fileexists, which read through fsys (the working folder)
-// and nothing else.
-func functions(fsys fs.FS) map[string]function.Function {
-	return map[string]function.Function{
+// library functions Terraform exposes, under Terraform's names, the
+// functions Terraform adds that make sense for a fleet, can and try, the
+// file functions, which read through fsys (the working folder) and nothing
+// else, and env, which reads env (the process environment the caller
+// passed). Functions whose results change from run to run (timestamp,
+// uuid, bcrypt) are left out: a plan must come out the same each time.
+func functions(fsys fs.FS, env map[string]string) map[string]function.Function {
+	funcs := map[string]function.Function{
 		// Strings.
-		"chomp":      stdlib.ChompFunc,
-		"format":     stdlib.FormatFunc,
-		"formatlist": stdlib.FormatListFunc,
-		"indent":     stdlib.IndentFunc,
-		"join":       stdlib.JoinFunc,
-		"lower":      stdlib.LowerFunc,
-		"regex":      stdlib.RegexFunc,
-		"regexall":   stdlib.RegexAllFunc,
-		"replace":    replaceFunc,
-		"split":      stdlib.SplitFunc,
-		"strrev":     stdlib.ReverseFunc,
-		"substr":     stdlib.SubstrFunc,
-		"title":      stdlib.TitleFunc,
-		"trim":       stdlib.TrimFunc,
-		"trimprefix": stdlib.TrimPrefixFunc,
-		"trimspace":  stdlib.TrimSpaceFunc,
-		"trimsuffix": stdlib.TrimSuffixFunc,
-		"upper":      stdlib.UpperFunc,
+		"chomp":       stdlib.ChompFunc,
+		"endswith":    endsWithFunc,
+		"format":      stdlib.FormatFunc,
+		"formatlist":  stdlib.FormatListFunc,
+		"indent":      stdlib.IndentFunc,
+		"join":        stdlib.JoinFunc,
+		"lower":       stdlib.LowerFunc,
+		"regex":       stdlib.RegexFunc,
+		"regexall":    stdlib.RegexAllFunc,
+		"replace":     replaceFunc,
+		"split":       stdlib.SplitFunc,
+		"startswith":  startsWithFunc,
+		"strcontains": strContainsFunc,
+		"strrev":      stdlib.ReverseFunc,
+		"substr":      stdlib.SubstrFunc,
+		"title":       stdlib.TitleFunc,
+		"trim":        stdlib.TrimFunc,
+		"trimprefix":  stdlib.TrimPrefixFunc,
+		"trimspace":   stdlib.TrimSpaceFunc,
+		"trimsuffix":  stdlib.TrimSuffixFunc,
+		"upper":       stdlib.UpperFunc,
 
 		// Collections.
+		"alltrue":         allTrueFunc,
+		"anytrue":         anyTrueFunc,
 		"chunklist":       stdlib.ChunklistFunc,
 		"coalesce":        stdlib.CoalesceFunc,
 		"coalescelist":    stdlib.CoalesceListFunc,
@@ -55,7 +66,9 @@ func functions(fsys fs.FS) map[string]function.Function {
 		"keys":            stdlib.KeysFunc,
 		"length":          lengthFunc,
 		"lookup":          stdlib.LookupFunc,
+		"matchkeys":       matchKeysFunc,
 		"merge":           stdlib.MergeFunc,
+		"one":             oneFunc,
 		"range":           stdlib.RangeFunc,
 		"reverse":         stdlib.ReverseListFunc,
 		"setintersection": stdlib.SetIntersectionFunc,
@@ -64,6 +77,8 @@ func functions(fsys fs.FS) map[string]function.Function {
 		"setunion":        stdlib.SetUnionFunc,
 		"slice":           stdlib.SliceFunc,
 		"sort":            stdlib.SortFunc,
+		"sum":             sumFunc,
+		"transpose":       transposeFunc,
 		"values":          stdlib.ValuesFunc,
 		"zipmap":          stdlib.ZipmapFunc,
 
@@ -84,6 +99,23 @@ func functions(fsys fs.FS) map[string]function.Function {
 		"csvdecode":    stdlib.CSVDecodeFunc,
 		"jsondecode":   stdlib.JSONDecodeFunc,
 		"jsonencode":   stdlib.JSONEncodeFunc,
+		"urlencode":    urlEncodeFunc,
+		"yamldecode":   ctyyaml.YAMLDecodeFunc,
+		"yamlencode":   ctyyaml.YAMLEncodeFunc,
+
+		// Hashes and UUIDs.
+		"base64sha256": makeHashFunc(sha256.New, base64.StdEncoding.EncodeToString),
+		"base64sha512": makeHashFunc(sha512.New, base64.StdEncoding.EncodeToString),
+		"md5":          makeHashFunc(md5.New, hex.EncodeToString),
+		"sha1":         makeHashFunc(sha1.New, hex.EncodeToString),
+		"sha256":       makeHashFunc(sha256.New, hex.EncodeToString),
+		"sha512":       makeHashFunc(sha512.New, hex.EncodeToString),
+		"uuidv5":       uuidV5Func,
+
+		// Dates and times.
+		"formatdate": stdlib.FormatDateFunc,
+		"timeadd":    stdlib.TimeAddFunc,
+		"timecmp":    timeCmpFunc,
 
 		// Type conversions.
 		"tobool":   stdlib.MakeToFunc(cty.Bool),
@@ -93,14 +125,29 @@ func functions(fsys fs.FS) map[string]function.Function {
 		"toset":    stdlib.MakeToFunc(cty.Set(cty.DynamicPseudoType)),
 		"tostring": stdlib.MakeToFunc(cty.String),
 
+		// Sensitive values.
+		"issensitive":  isSensitiveFunc,
+		"nonsensitive": nonSensitiveFunc,
+		"sensitive":    sensitiveFunc,
+
 		// Errors.
 		"can": tryfunc.CanFunc,
 		"try": tryfunc.TryFunc,
 
 		// Files of the working folder.
+		"basename":   basenameFunc,
+		"dirname":    dirnameFunc,
 		"file":       makeFileFunc(fsys),
+		"filebase64": makeFileBase64Func(fsys),
 		"fileexists": makeFileExistsFunc(fsys),
+		"fileset":    makeFileSetFunc(fsys),
+
+		// The environment.
+		"env": makeEnvFunc(env),
 	}
+	// templatefile evaluates templates with the other functions.
+	funcs["templatefile"] = makeTemplateFileFunc(fsys, func() map[string]function.Function { return funcs })
+	return funcs
 }
 
 // replaceFunc is Terraform's replace: a substring wrapped in slashes is a
@@ -221,83 +268,3 @@ var base64DecodeFunc = function.New(&function.Spec{
 		return cty.StringVal(string(b)), nil
 	},
 })
-
-// makeFileFunc returns file(path): the contents of a UTF-8 text file of the
-// working folder.
-func makeFileFunc(fsys fs.FS) function.Function {
-	return function.New(&function.Spec{
-		Description: "Reads a UTF-8 text file of the working folder.",
-		Params:      []function.Parameter{{Name: "path", Type: cty.String}},
-		Type:        function.StaticReturnType(cty.String),
-		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-			p := args[0].AsString()
-			name, err := relativePath(p)
-			if err != nil {
-				return cty.UnknownVal(cty.String), function.NewArgError(0, err)
-			}
-			b, err := fs.ReadFile(fsys, name)
-			if err != nil {
-				return cty.UnknownVal(cty.String), function.NewArgError(0, fileError(p, err))
-			}
-			if !utf8.Valid(b) {
-				return cty.UnknownVal(cty.String), function.NewArgErrorf(0, "the contents of %q are not valid UTF-8 text", p)
-			}
-			return cty.StringVal(string(b)), nil
-		},
-	})
-}
-
-// makeFileExistsFunc returns fileexists(path): whether a regular file exists
-// at path in the working folder.
-func makeFileExistsFunc(fsys fs.FS) function.Function {
-	return function.New(&function.Spec{
-		Description: "Tells whether a file exists in the working folder.",
-		Params:      []function.Parameter{{Name: "path", Type: cty.String}},
-		Type:        function.StaticReturnType(cty.Bool),
-		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-			p := args[0].AsString()
-			name, err := relativePath(p)
-			if err != nil {
-				return cty.UnknownVal(cty.Bool), function.NewArgError(0, err)
-			}
-			fi, err := fs.Stat(fsys, name)
-			if errors.Is(err, fs.ErrNotExist) {
-				return cty.False, nil
-			}
-			if err != nil {
-				return cty.UnknownVal(cty.Bool), function.NewArgError(0, fileError(p, err))
-			}
-			if !fi.Mode().IsRegular() {
-				return cty.UnknownVal(cty.Bool), function.NewArgErrorf(0, "%q is not a regular file", p)
-			}
-			return cty.True, nil
-		},
-	})
-}
-
-// relativePath turns a path written in the configuration into a name for
-// fs.FS. Paths are relative to the working folder and may not leave it.
-func relativePath(p string) (string, error) {
-	if p == "" {
-		return "", errors.New("the path is empty")
-	}
-	if path.IsAbs(p) || filepath.IsAbs(p) || filepath.VolumeName(p) != "" {
-		return "", fmt.Errorf("%q is an absolute path; give a path relative to the working folder", p)
-	}
-	name := path.Clean(filepath.ToSlash(p))
-	if !fs.ValidPath(name) {
-		return "", fmt.Errorf("%q is outside the working folder", p)
-	}
-	return name, nil
-}
-
-func fileError(p string, err error) error {
-	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("no file exists at %q", p)
-	}
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		err = pe.Err
-	}
-	return fmt.Errorf("cannot read %q: %v", p, err)
-}

@@ -75,17 +75,20 @@ func TestFunctions(t *testing.T) {
 // TestFunctionNames keeps the function table to the documented list.
 func TestFunctionNames(t *testing.T) {
 	want := []string{
-		"abs", "base64decode", "base64encode", "can", "ceil", "chomp", "chunklist", "coalesce", "coalescelist",
-		"compact", "concat", "contains", "csvdecode", "distinct", "element", "file", "fileexists", "flatten",
-		"floor", "format", "formatlist", "indent", "index", "join", "jsondecode", "jsonencode", "keys",
-		"length", "log", "lookup", "lower", "max", "merge", "min", "parseint", "pow", "range", "regex",
-		"regexall", "replace", "reverse", "setintersection", "setproduct", "setsubtract", "setunion",
-		"signum", "slice", "sort", "split", "strrev", "substr", "title", "tobool", "tolist", "tomap",
-		"tonumber", "toset", "tostring", "trim", "trimprefix", "trimspace", "trimsuffix", "try", "upper",
-		"values", "zipmap",
+		"abs", "alltrue", "anytrue", "base64decode", "base64encode", "base64sha256", "base64sha512", "basename",
+		"can", "ceil", "chomp", "chunklist", "coalesce", "coalescelist", "compact", "concat", "contains",
+		"csvdecode", "dirname", "distinct", "element", "endswith", "env", "file", "filebase64", "fileexists",
+		"fileset", "flatten", "floor", "format", "formatdate", "formatlist", "indent", "index", "issensitive",
+		"join", "jsondecode", "jsonencode", "keys", "length", "log", "lookup", "lower", "matchkeys", "max", "md5",
+		"merge", "min", "nonsensitive", "one", "parseint", "pow", "range", "regex", "regexall", "replace",
+		"reverse", "sensitive", "setintersection", "setproduct", "setsubtract", "setunion", "sha1", "sha256",
+		"sha512", "signum", "slice", "sort", "split", "startswith", "strcontains", "strrev", "substr", "sum",
+		"templatefile", "timeadd", "timecmp", "title", "tobool", "tolist", "tomap", "tonumber", "toset",
+		"tostring", "transpose", "trim", "trimprefix", "trimspace", "trimsuffix", "try", "upper", "urlencode",
+		"uuidv5", "values", "yamldecode", "yamlencode", "zipmap",
 	}
 	var got []string
-	for name := range functions(folder(nil)) {
+	for name := range functions(folder(nil), nil) {
 		got = append(got, name)
 	}
 	sort.Strings(got)

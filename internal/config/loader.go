@@ -10,7 +10,6 @@ import (
 	"github.com/hashicorp/hcl/v2/gohcl"
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/zclconf/go-cty/cty"
-	"github.com/zclconf/go-cty/cty/function"
 )
 
 // Loader loads the configuration of one working folder. It reads and parses
@@ -20,11 +19,11 @@ import (
 type Loader struct {
 	fsys   fs.FS
 	parser *hclparse.Parser
-	funcs  map[string]function.Function
 
 	parsed     bool
 	files      []parsedFile
 	parseDiags hcl.Diagnostics
+	varFiles   map[string]*varFile
 
 	missing []MissingVariable
 }
@@ -35,20 +34,20 @@ type parsedFile struct {
 }
 
 // NewLoader returns a Loader for the working folder fsys. Loading reads
-// nothing but fsys: the *.hcl files at its top and the files that the
-// configuration's file and fileexists functions name.
+// nothing but fsys: the *.hcl files at its top, iotplan.iotvars and
+// *.auto.iotvars there, -var-file files given by path, and the files that
+// the configuration's file functions name.
 func NewLoader(fsys fs.FS) *Loader {
 	return &Loader{
 		fsys:   fsys,
 		parser: hclparse.NewParser(),
-		funcs:  functions(fsys),
 	}
 }
 
 // Files returns the source files parsed so far by name, for
 // hcl.NewDiagnosticTextWriter to show source snippets. Besides the *.hcl
-// files it holds the -var values parsed as expressions, under names like
-// "<value for var.sites>".
+// files it holds the variables files, and the -var and IOTPLAN_VAR_name
+// values under names like "<value for var.sites>".
 func (l *Loader) Files() map[string]*hcl.File {
 	return l.parser.Files()
 }
@@ -130,13 +129,8 @@ func (l *Loader) MissingVariables() []MissingVariable {
 // model. The model is best-effort when the diagnostics hold errors:
 // callers must check HasErrors before using it.
 func (l *Loader) LoadWith(opts LoadOptions) (*Config, hcl.Diagnostics) {
-	vars := map[string]string{}
-	for _, v := range opts.Vars {
-		if v.File == "" {
-			vars[v.Name] = v.Value
-		}
-	}
 	cfg := &Config{}
+	l.missing = nil
 	files, parseDiags := l.parse()
 	diags := append(hcl.Diagnostics(nil), parseDiags...)
 	if diags.HasErrors() {
@@ -149,21 +143,68 @@ func (l *Loader) LoadWith(opts LoadOptions) (*Config, hcl.Diagnostics) {
 		fileDiags := gohcl.DecodeBody(f.body, nil, &s)
 		for _, d := range fileDiags {
 			if d.Summary == "Unsupported block type" {
-				d.Detail += " A configuration file may contain variable, locals and device blocks."
+				d.Detail += " A configuration file may contain variable, locals, device, device_module, output, moved, import, iotplan and hub blocks."
 			}
 		}
 		diags = append(diags, fileDiags...)
 		root.Variables = append(root.Variables, s.Variables...)
 		root.Locals = append(root.Locals, s.Locals...)
 		root.Devices = append(root.Devices, s.Devices...)
+		root.Modules = append(root.Modules, s.Modules...)
+		root.Outputs = append(root.Outputs, s.Outputs...)
+		root.Moved = append(root.Moved, s.Moved...)
+		root.Imports = append(root.Imports, s.Imports...)
+		root.Settings = append(root.Settings, s.Settings...)
+		root.Hubs = append(root.Hubs, s.Hubs...)
 	}
 
-	r := newRun(l)
-	r.decodeVariables(root.Variables, vars)
-	r.decodeLocals(root.Locals)
-	cfg.Devices = r.decodeDevices(root.Devices)
+	r := newRun(l, opts)
+	r.decodeVariables(root.Variables)
+	localNames := r.declareLocals(root.Locals)
+	r.declareResources(TypeDevice, root.Devices)
+	r.declareResources(TypeModule, root.Modules)
+	r.checkDependsOn()
+	r.evaluate(localNames)
+
+	instances := map[string]bool{}
+	for _, res := range r.resOrder {
+		cfg.Devices = append(cfg.Devices, res.devices...)
+		cfg.Modules = append(cfg.Modules, res.modules...)
+	}
+	sort.SliceStable(cfg.Devices, func(i, j int) bool { return addrLess(cfg.Devices[i].Addr, cfg.Devices[j].Addr) })
+	sort.SliceStable(cfg.Modules, func(i, j int) bool { return addrLess(cfg.Modules[i].Addr, cfg.Modules[j].Addr) })
+	for _, d := range cfg.Devices {
+		instances[d.Addr.String()] = true
+	}
+	for _, m := range cfg.Modules {
+		instances[m.Addr.String()] = true
+	}
+	r.checkIdentities(cfg.Devices, cfg.Modules)
+	r.linkDependencies(cfg.Devices, cfg.Modules)
+
+	cfg.Outputs = r.decodeOutputs(root.Outputs)
+	cfg.Hub = r.decodeHub(root.Hubs)
+	cfg.Backend = r.decodeSettings(root.Settings)
+	cfg.Moved = r.decodeMoved(root.Moved, instances)
+	cfg.Imports = r.decodeImports(root.Imports, cfg.Devices, cfg.Modules)
+
+	l.missing = r.missing
 	diags = append(diags, r.diags...)
 	return cfg, dedupe(diags)
+}
+
+// addrLess orders addresses as their strings sort, except that count
+// indexes sort as numbers: thermo[2] before thermo[10].
+func addrLess(a, b Addr) bool {
+	if a.Type != b.Type || a.Name != b.Name {
+		return a.Resource().String() < b.Resource().String()
+	}
+	ai, aInt := a.Key.(int)
+	bi, bInt := b.Key.(int)
+	if aInt && bInt {
+		return ai < bi
+	}
+	return a.String() < b.String()
 }
 
 // parse reads and parses the *.hcl files at the top of the folder, in name
@@ -223,27 +264,13 @@ func (l *Loader) parse() ([]parsedFile, hcl.Diagnostics) {
 type rootBlocks struct {
 	Variables []*variableBlock `hcl:"variable,block"`
 	Locals    []*localsBlock   `hcl:"locals,block"`
-	Devices   []*deviceBlock   `hcl:"device,block"`
-}
-
-type variableBlock struct {
-	Name        string         `hcl:"name,label"`
-	Type        *hcl.Attribute `hcl:"type,optional"`
-	Default     *hcl.Attribute `hcl:"default,optional"`
-	Description string         `hcl:"description,optional"`
-	DeclRange   hcl.Range      `hcl:",def_range"`
-	NameRange   hcl.Range      `hcl:"name,label_range"`
-}
-
-type localsBlock struct {
-	Attrs hcl.Attributes `hcl:",remain"`
-}
-
-type deviceBlock struct {
-	Name      string    `hcl:"name,label"`
-	Body      hcl.Body  `hcl:",remain"` // decoded per instance with deviceSchema
-	DeclRange hcl.Range `hcl:",def_range"`
-	NameRange hcl.Range `hcl:"name,label_range"`
+	Devices   []*resourceBlock `hcl:"device,block"`
+	Modules   []*resourceBlock `hcl:"device_module,block"`
+	Outputs   []*outputBlock   `hcl:"output,block"`
+	Moved     []*movedBlock    `hcl:"moved,block"`
+	Imports   []*importBlock   `hcl:"import,block"`
+	Settings  []*settingsBlock `hcl:"iotplan,block"`
+	Hubs      []*hubBlock      `hcl:"hub,block"`
 }
 
 // dedupe drops diagnostics that repeat an earlier one word for word at the

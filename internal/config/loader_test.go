@@ -177,6 +177,11 @@ device "d" {
 			if len(diags) > 0 {
 				t.Fatalf("Load() diagnostics: %v", diags)
 			}
+			for _, d := range tt.want {
+				if d.Auth.Type == "" {
+					d.Auth.Type = AuthSAS
+				}
+			}
 			if d := cmp.Diff(tt.want, cfg.Devices, cmpopts.IgnoreFields(Device{}, "DeclRange", "Ranges"), cmpopts.EquateEmpty()); d != "" {
 				t.Errorf("Load() devices mismatch (-want +got):\n%s", d)
 			}
@@ -299,13 +304,13 @@ device "d" { device_id = "b" }`},
 		"unknown nested block": {
 			files: map[string]string{"main.hcl": `device "d" {
   device_id = "d"
-  lifecycle {}
+  lifecycl {}
 }`},
 			want: []diag{{Summary: "Unsupported block type", File: "main.hcl", Line: 3}},
 		},
 		"unknown top-level block": {
 			files: map[string]string{"main.hcl": `device "d" { device_id = "d" }
-output "x" {}`},
+devices "x" {}`},
 			want: []diag{{Summary: "Unsupported block type", File: "main.hcl", Line: 2}},
 		},
 		"missing device_id": {

@@ -14,41 +14,28 @@ import (
 
 // twinSection evaluates a tags or desired argument into twin properties and
 // checks them against the hub's rules. A null argument is as if not written
-// (nil); see jsonValue for null members.
-func (r *run) twinSection(attr *hcl.Attribute, section string, addr Addr, ctx *hcl.EvalContext, each bool) map[string]any {
-	v, ok := r.eval(attr.Expr, ctx, each)
-	if !ok || v.IsNull() {
-		return nil
+// (nil); see jsonValue for null members. v is the evaluated value with its
+// marks, for references; the paths of its sensitive parts go to sens.
+func (r *run) twinSection(attr *hcl.Attribute, section string, addr Addr, ctx *hcl.EvalContext, a allow, sens *[]string) (props map[string]any, v cty.Value) {
+	v, ok := r.eval(attr.Expr, ctx, a)
+	if !ok {
+		return nil, cty.DynamicVal
 	}
-	rng := attr.Expr.Range()
-	// The instance is named only when the value depends on it; otherwise
-	// every instance has the same problem, reported once.
-	perInstance := addr.Key != nil && refersTo(attr.Expr, "each")
-	diag := func(summary, detail string) {
-		if perInstance {
-			detail = sentence(fmt.Sprintf("in %s, %s", addr, detail))
-		} else {
-			detail = sentence(detail)
-		}
-		r.diags = append(r.diags, &hcl.Diagnostic{
-			Severity:    hcl.DiagError,
-			Summary:     summary,
-			Detail:      detail,
-			Subject:     &rng,
-			Expression:  attr.Expr,
-			EvalContext: ctx,
-		})
+	uv, pvm := v.UnmarkDeepWithPaths()
+	if uv.IsNull() {
+		return nil, cty.EmptyObjectVal
 	}
-	if ty := v.Type(); !ty.IsObjectType() && !ty.IsMapType() {
+	diag := func(summary, detail string) { r.argDiag(summary, detail, attr.Expr, ctx, addr) }
+	if ty := uv.Type(); !ty.IsObjectType() && !ty.IsMapType() {
 		diag("Incorrect attribute value type", fmt.Sprintf("the %s argument must be an object of properties, such as { site = \"berlin\" }, not %s", attr.Name, ty.FriendlyName()))
-		return nil
+		return nil, cty.DynamicVal
 	}
-	j, err := jsonValue(v, nil)
+	j, err := jsonValue(uv, nil)
 	if err != nil {
 		diag("Invalid twin property", fmt.Sprintf("%s: %s", err.path(attr.Name), err.reason))
-		return nil
+		return nil, cty.DynamicVal
 	}
-	props := j.(map[string]any)
+	props = j.(map[string]any)
 	for _, e := range hub.ValidateTwinSection(section, props, false) {
 		if len(e.Path) == 0 {
 			diag("Twin section too large", e.Reason+". Remove or shorten properties")
@@ -56,7 +43,8 @@ func (r *run) twinSection(attr *hcl.Attribute, section string, addr Addr, ctx *h
 		}
 		diag("Invalid twin property", fmt.Sprintf("the property %s cannot be stored in a twin: %s", keyPath(attr.Name, e.Path), e.Reason))
 	}
-	return props
+	*sens = append(*sens, sensitivePaths(attr.Name, pvm)...)
+	return props, v
 }
 
 // jsonError is a value that has no JSON form in a twin.

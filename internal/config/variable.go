@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"sort"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
@@ -11,20 +10,44 @@ import (
 	"github.com/zclconf/go-cty/cty/convert"
 )
 
+type variableBlock struct {
+	Name        string             `hcl:"name,label"`
+	Type        *hcl.Attribute     `hcl:"type,optional"`
+	Default     *hcl.Attribute     `hcl:"default,optional"`
+	Description string             `hcl:"description,optional"`
+	Sensitive   bool               `hcl:"sensitive,optional"`
+	Nullable    *bool              `hcl:"nullable,optional"`
+	Validations []*validationBlock `hcl:"validation,block"`
+	DeclRange   hcl.Range          `hcl:",def_range"`
+	NameRange   hcl.Range          `hcl:"name,label_range"`
+}
+
+type validationBlock struct {
+	Condition    hcl.Expression `hcl:"condition"`
+	ErrorMessage hcl.Expression `hcl:"error_message"`
+	DeclRange    hcl.Range      `hcl:",def_range"`
+}
+
 // variable is a declared input variable.
 type variable struct {
 	name     string
 	ty       cty.Type // cty.DynamicPseudoType when no type is declared
+	typeStr  string   // the type as written, "" when not declared
 	defaults *typeexpr.Defaults
 	// parseHCL is set when a -var value is an HCL expression rather than a
 	// plain string: for every declared type but string, as in Terraform.
-	parseHCL  bool
-	declRange hcl.Range
+	parseHCL    bool
+	description string
+	sensitive   bool
+	nullable    bool
+	def         *hcl.Attribute
+	validations []*validationBlock
+	declRange   hcl.Range
 }
 
-// decodeVariables declares the variables of blocks and sets their values: the raw
-// -var value when there is one, else the default.
-func (r *run) decodeVariables(blocks []*variableBlock, raw map[string]string) {
+// decodeVariables declares the variables of blocks and sets their values
+// from the sources of the run, by Terraform's precedence.
+func (r *run) decodeVariables(blocks []*variableBlock) {
 	for _, b := range blocks {
 		if prev := r.vars[b.Name]; prev != nil {
 			r.diags = append(r.diags, &hcl.Diagnostic{
@@ -44,47 +67,71 @@ func (r *run) decodeVariables(blocks []*variableBlock, raw map[string]string) {
 			})
 			continue
 		}
-		v := &variable{name: b.Name, ty: cty.DynamicPseudoType, declRange: b.DeclRange}
+		v := &variable{
+			name: b.Name, ty: cty.DynamicPseudoType, description: b.Description, sensitive: b.Sensitive,
+			nullable: b.Nullable == nil || *b.Nullable, def: b.Default, validations: b.Validations, declRange: b.DeclRange,
+		}
 		r.vars[b.Name] = v
+		r.varOrder = append(r.varOrder, b.Name)
 		if b.Type != nil {
 			ty, defaults, diags := typeexpr.TypeConstraintWithDefaults(b.Type.Expr)
 			r.diags = append(r.diags, diags...)
 			if !diags.HasErrors() {
 				v.ty, v.defaults = ty, defaults
+				v.typeStr = typeexpr.TypeString(ty)
 				v.parseHCL = !ty.Equals(cty.String)
 			}
 		}
+	}
 
+	given := r.variableSources()
+	for _, name := range r.varOrder {
+		v := r.vars[name]
 		val := cty.DynamicVal
-		if b.Default != nil {
-			val = r.defaultValue(v, b.Default)
+		var def cty.Value
+		if v.def != nil {
+			def = r.defaultValue(v, v.def)
+			val = def
 		}
-		if s, ok := raw[b.Name]; ok {
-			val = r.rawValue(v, s)
-		} else if b.Default == nil {
+		var src *varSource
+		if s, ok := given[name]; ok {
+			src = s
+			val = r.sourceValue(v, s)
+		}
+		switch {
+		case src == nil && v.def == nil:
+			r.missing = append(r.missing, MissingVariable{Name: name, Description: v.description, Type: v.typeStr, Sensitive: v.sensitive})
 			r.diags = append(r.diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "No value for required variable",
-				Detail:   fmt.Sprintf("The variable %q has no default, so it needs a value. Give one with -var '%s=...', or add a default to the declaration.", b.Name, b.Name),
-				Subject:  b.DeclRange.Ptr(),
+				Detail: fmt.Sprintf("The variable %q has no default, so it needs a value. Give one with -var '%s=...', in an iotplan.iotvars file, or in the environment variable IOTPLAN_VAR_%s, or add a default to the declaration.",
+					name, name, name),
+				Subject: v.declRange.Ptr(),
 			})
+		case val.IsKnown() && val.IsNull() && !v.nullable:
+			if v.def != nil && !def.IsNull() {
+				val = def // as Terraform does: a null input to a non-nullable variable takes the default
+				break
+			}
+			subject := v.declRange
+			if src != nil {
+				subject = src.rng
+			}
+			r.diags = append(r.diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid value for variable",
+				Detail:   fmt.Sprintf("The variable %q is declared with nullable = false, so it cannot be null. Give it a value.", name),
+				Subject:  &subject,
+			})
+			val = cty.DynamicVal
 		}
-		r.varVals[b.Name] = val
-	}
-
-	var undeclared []string
-	for name := range raw {
-		if r.vars[name] == nil {
-			undeclared = append(undeclared, name)
+		if v.sensitive {
+			val = val.Mark(SensitiveMark)
 		}
+		r.varVals[name] = val
 	}
-	sort.Strings(undeclared)
-	for _, name := range undeclared {
-		r.diags = append(r.diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Value for undeclared variable",
-			Detail:   fmt.Sprintf("A value was given for the variable %q with -var, but no variable block declares it. Declare it with variable %q {}, or remove the option.", name, name),
-		})
+	for _, name := range r.varOrder {
+		r.validateVariable(r.vars[name], given[name])
 	}
 }
 
@@ -93,6 +140,9 @@ func (r *run) defaultValue(v *variable, attr *hcl.Attribute) cty.Value {
 	r.diags = append(r.diags, diags...)
 	if diags.HasErrors() {
 		return cty.DynamicVal
+	}
+	if val.IsNull() {
+		return cty.NullVal(v.ty)
 	}
 	val, err := v.convert(val)
 	if err != nil {
@@ -107,17 +157,28 @@ func (r *run) defaultValue(v *variable, attr *hcl.Attribute) cty.Value {
 	return val
 }
 
-// rawValue turns a -var value into the variable's value. Values of typed
-// variables other than strings are parsed as HCL expressions, so that
-// -var 'sites=["a","b"]' gives a list; the parsed text is kept as a file of
-// the parser, named like Terraform names it, for source snippets.
-func (r *run) rawValue(v *variable, raw string) cty.Value {
-	val := cty.StringVal(raw)
-	if v.parseHCL {
-		name := fmt.Sprintf("<value for var.%s>", v.name)
-		expr, diags := hclsyntax.ParseExpression([]byte(raw), name, hcl.InitialPos)
-		r.l.parser.AddFile(name, &hcl.File{Body: hcl.EmptyBody(), Bytes: []byte(raw)})
+// sourceValue turns a given value into the variable's value. Raw text
+// (-var, IOTPLAN_VAR_name) of typed variables other than strings is parsed
+// as an HCL expression, so that -var 'sites=["a","b"]' gives a list; the
+// parsed text is kept as a file of the parser, named like Terraform names
+// it, for source snippets.
+func (r *run) sourceValue(v *variable, s *varSource) cty.Value {
+	var val cty.Value
+	switch {
+	case s.expr != nil:
+		var diags hcl.Diagnostics
+		val, diags = s.expr.Value(nil)
+		r.diags = append(r.diags, diags...)
+		if diags.HasErrors() {
+			return cty.DynamicVal
+		}
+	case v.parseHCL:
+		name := s.pseudo
+		expr, diags := hclsyntax.ParseExpression([]byte(s.text), name, hcl.InitialPos)
+		r.l.parser.AddFile(name, &hcl.File{Body: hcl.EmptyBody(), Bytes: []byte(s.text)})
+		s.rng = hcl.Range{Filename: name, Start: hcl.InitialPos, End: hcl.InitialPos}
 		if !diags.HasErrors() {
+			s.rng = expr.Range()
 			var valDiags hcl.Diagnostics
 			val, valDiags = expr.Value(nil)
 			diags = append(diags, valDiags...)
@@ -126,14 +187,29 @@ func (r *run) rawValue(v *variable, raw string) cty.Value {
 		if diags.HasErrors() {
 			return cty.DynamicVal
 		}
+	default:
+		val = cty.StringVal(s.text)
+		if s.pseudo != "" {
+			r.l.parser.AddFile(s.pseudo, &hcl.File{Body: hcl.EmptyBody(), Bytes: []byte(s.text)})
+			end := hcl.Pos{Line: 1, Column: 1 + len([]rune(s.text)), Byte: len(s.text)}
+			s.rng = hcl.Range{Filename: s.pseudo, Start: hcl.InitialPos, End: end}
+		}
+	}
+	if val.IsNull() {
+		return cty.NullVal(v.ty)
 	}
 	val, err := v.convert(val)
 	if err != nil {
+		subject := v.declRange
+		if s.expr != nil {
+			subject = s.rng
+		}
 		r.diags = append(r.diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Invalid value for variable",
-			Detail:   fmt.Sprintf("The value given with -var for variable %q does not fit its type %s: %s. Give a value of that type.", v.name, typeexpr.TypeString(v.ty), err),
-			Subject:  v.declRange.Ptr(),
+			Detail: fmt.Sprintf("The value given %s for variable %q does not fit its type %s: %s. Give a value of that type.",
+				s.from, v.name, typeexpr.TypeString(v.ty), err),
+			Subject: &subject,
 		})
 		return cty.DynamicVal
 	}
@@ -159,4 +235,80 @@ func applyDefaults(d *typeexpr.Defaults, val cty.Value) (out cty.Value) {
 		}
 	}()
 	return d.Apply(val)
+}
+
+// validateVariable checks the variable's value against its validation
+// blocks. A condition may refer to any variable and call functions.
+func (r *run) validateVariable(v *variable, src *varSource) {
+	val := r.varVals[v.name]
+	for _, vb := range v.validations {
+		if diags := r.checkRefs(vb.Condition, 0); diags.HasErrors() {
+			r.diags = append(r.diags, diags...)
+			continue
+		}
+		if !refersTo(vb.Condition, "var") {
+			r.diags = append(r.diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid variable validation condition",
+				Detail:   fmt.Sprintf("The condition must refer to var.%s, the value it checks.", v.name),
+				Subject:  vb.Condition.Range().Ptr(),
+			})
+			continue
+		}
+		if !val.IsWhollyKnown() {
+			continue // no value: already reported
+		}
+		ctx := r.staticScope()
+		cond, diags := vb.Condition.Value(ctx)
+		r.diags = append(r.diags, diags...)
+		if diags.HasErrors() {
+			continue
+		}
+		cond, _ = cond.UnmarkDeep()
+		if cond.IsNull() || !cond.IsKnown() {
+			r.diags = append(r.diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid variable validation result",
+				Detail:   "The condition gave null or no value; it must give true or false.",
+				Subject:  vb.Condition.Range().Ptr(),
+			})
+			continue
+		}
+		b, err := convert.Convert(cond, cty.Bool)
+		if err != nil {
+			r.diags = append(r.diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid variable validation result",
+				Detail:   fmt.Sprintf("The condition must give true or false, not %s.", cond.Type().FriendlyName()),
+				Subject:  vb.Condition.Range().Ptr(),
+			})
+			continue
+		}
+		if b.True() {
+			continue
+		}
+		msg := "The value is not valid."
+		if mv, mDiags := vb.ErrorMessage.Value(ctx); !mDiags.HasErrors() {
+			if isSensitive(mv) {
+				msg = "The error message refers to sensitive values, so it is not shown."
+			} else if mv, _ = mv.UnmarkDeep(); mv.Type() == cty.String && mv.IsKnown() && !mv.IsNull() {
+				msg = sentence(mv.AsString())
+			}
+		} else {
+			r.diags = append(r.diags, mDiags...)
+		}
+		subject := v.declRange
+		switch {
+		case src != nil && src.rng.Filename != "":
+			subject = src.rng
+		case src == nil && v.def != nil:
+			subject = v.def.Expr.Range()
+		}
+		r.diags = append(r.diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid value for variable",
+			Detail:   fmt.Sprintf("%s\n\nThe value of var.%s was checked by the validation rule at %s.", msg, v.name, vb.DeclRange),
+			Subject:  &subject,
+		})
+	}
 }
