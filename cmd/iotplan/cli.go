@@ -105,6 +105,8 @@ Global options (before the command):
 		newApplyCmd(s, true),
 		newShowCmd(s),
 		newOutputCmd(s),
+		newImportCmd(s),
+		newGraphCmd(s),
 		newStateCmd(s),
 		newHubCmd(s),
 		newDeviceCmd(s),
