@@ -306,7 +306,7 @@ func isHexDigit(c byte) bool {
 
 // string reads a string in single or double quotes. Escapes are \' \" \\ \/
 // \b \f \n \r \t and \uXXXX (a UTF-16 surrogate pair makes one character),
-// and a doubled quote stands for itself ('operator''s').
+// and a doubled quote stands for itself ('operator”s').
 func (l *lexer) string() token {
 	start := l.off
 	s := l.src

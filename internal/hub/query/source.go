@@ -22,15 +22,3 @@ func (s Source) String() string {
 	}
 	return "Source(?)"
 }
-
-// qualifier is the collection's path, which a query may write in front of a
-// property path ("devices.jobs.deviceId").
-func (s Source) qualifier() []string {
-	switch s {
-	case Modules:
-		return []string{"devices", "modules"}
-	case Jobs:
-		return []string{"devices", "jobs"}
-	}
-	return []string{"devices"}
-}

@@ -102,13 +102,7 @@ func (v value) truth() (b, ok bool) {
 	return v.b, v.k == kBool
 }
 
-// String formats a constant as the query language writes it.
-func (v value) String() string {
-	var b strings.Builder
-	v.write(&b)
-	return b.String()
-}
-
+// write writes a constant as the query language spells it.
 func (v value) write(b *strings.Builder) {
 	switch v.k {
 	case kUndefined:
@@ -121,17 +115,8 @@ func (v value) write(b *strings.Builder) {
 		b.WriteString(formatNumber(v.n))
 	case kString:
 		writeString(b, v.s)
-	case kArray:
-		b.WriteByte('[')
-		for i, e := range v.ref.([]value) {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			e.write(b)
-		}
-		b.WriteByte(']')
 	default:
-		panic("query: an object constant cannot be written")
+		panic("query: objects and arrays are never constants")
 	}
 }
 
@@ -139,7 +124,12 @@ func (v value) write(b *strings.Builder) {
 // and 1e21, exponent notation outside.
 func formatNumber(n float64) string {
 	if a := math.Abs(n); a != 0 && (a < 1e-6 || a >= 1e21) {
-		return strconv.FormatFloat(n, 'e', -1, 64)
+		s := strconv.FormatFloat(n, 'e', -1, 64)
+		// 1e-07 → 1e-7
+		if i := len(s) - 4; i > 0 && s[i] == 'e' && s[i+1] == '-' && s[i+2] == '0' {
+			s = s[:i+2] + s[i+3:]
+		}
+		return s
 	}
 	return strconv.FormatFloat(n, 'f', -1, 64)
 }
@@ -153,6 +143,12 @@ func writeString(b *strings.Builder, s string) {
 		case r == '\'' || r == '\\':
 			b.WriteByte('\\')
 			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
 		case r < 0x20 || r == 0x7f:
 			b.WriteString(`\u00`)
 			b.WriteByte("0123456789abcdef"[r>>4])
