@@ -458,6 +458,21 @@ func (r *run) evalWhole(attr *hcl.Attribute, ctx *hcl.EvalContext, a allow, addr
 	return int(i), nv.WithMarks(marks), true
 }
 
+// required reports a required argument that is not written; gohcl
+// leaves arguments decoded into expressions optional.
+func (r *run) required(attr *hcl.Attribute, name, in string, block hcl.Range) bool {
+	if attr != nil {
+		return true
+	}
+	r.diags = append(r.diags, &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  "Missing required argument",
+		Detail:   fmt.Sprintf("The argument %q is required in %s, but no definition was found.", name, in),
+		Subject:  block.Ptr(),
+	})
+	return false
+}
+
 func (r *run) nullDiag(attr *hcl.Attribute, ctx *hcl.EvalContext, want string) {
 	r.diags = append(r.diags, &hcl.Diagnostic{
 		Severity:    hcl.DiagError,

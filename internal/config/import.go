@@ -11,8 +11,8 @@ import (
 )
 
 type importBlock struct {
-	To        hcl.Expression `hcl:"to"`
-	ID        hcl.Expression `hcl:"id"`
+	To        *hcl.Attribute `hcl:"to,optional"` // required, checked by decodeImports
+	ID        *hcl.Attribute `hcl:"id,optional"` // required, checked by decodeImports
 	DeclRange hcl.Range      `hcl:",def_range"`
 }
 
@@ -33,17 +33,20 @@ func (r *run) decodeImports(blocks []*importBlock, devices []*Device, modules []
 	byID := map[string]*Import{}
 	var out []*Import
 	for _, b := range blocks {
-		to, ok := r.movedAddr(b.To, "to")
+		if !r.required(b.To, "to", "an import block", b.DeclRange) || !r.required(b.ID, "id", "an import block", b.DeclRange) {
+			continue
+		}
+		to, ok := r.movedAddr(b.To.Expr, "to")
 		if !ok {
 			continue
 		}
 		imp := &Import{To: to, DeclRange: b.DeclRange}
-		id, _, ok := r.evalString(&hcl.Attribute{Name: "id", Expr: b.ID, Range: b.ID.Range()}, r.scope(), 0, true)
+		id, _, ok := r.evalString(b.ID, r.scope(), 0, true)
 		if !ok {
 			continue
 		}
 		imp.ID = id
-		idRange := b.ID.Range()
+		idRange := b.ID.Expr.Range()
 		fail := func(summary, detail string, subject hcl.Range) {
 			r.diags = append(r.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: &subject})
 		}
@@ -51,10 +54,10 @@ func (r *run) decodeImports(blocks []*importBlock, devices []*Device, modules []
 		res := r.resources[to.Resource().String()]
 		switch {
 		case res == nil:
-			fail("Import target not declared", fmt.Sprintf("%s is not declared in the configuration. Declare the block the object is imported into, then import it.", to.Resource()), b.To.Range())
+			fail("Import target not declared", fmt.Sprintf("%s is not declared in the configuration. Declare the block the object is imported into, then import it.", to.Resource()), b.To.Expr.Range())
 			continue
 		case to.Key == nil && res.multi():
-			fail("Import target is not an instance", fmt.Sprintf("%s has count or for_each, so the import must name one of its instances, such as %s.", res.addr(), instanceList(res)), b.To.Range())
+			fail("Import target is not an instance", fmt.Sprintf("%s has count or for_each, so the import must name one of its instances, such as %s.", res.addr(), instanceList(res)), b.To.Expr.Range())
 			continue
 		}
 
@@ -91,7 +94,7 @@ func (r *run) decodeImports(blocks []*importBlock, devices []*Device, modules []
 			continue
 		}
 		if devByAddr[to.String()] == nil && modByAddr[to.String()] == nil {
-			fail("Import target not declared", fmt.Sprintf("The configuration declares no instance %s. The instances of %s are %s.", to, res.addr(), instanceList(res)), b.To.Range())
+			fail("Import target not declared", fmt.Sprintf("The configuration declares no instance %s. The instances of %s are %s.", to, res.addr(), instanceList(res)), b.To.Expr.Range())
 			continue
 		}
 		if wantDev != "" && (wantDev != imp.DeviceID || wantMod != imp.ModuleID) {

@@ -9,8 +9,8 @@ import (
 )
 
 type movedBlock struct {
-	From      hcl.Expression `hcl:"from"`
-	To        hcl.Expression `hcl:"to"`
+	From      *hcl.Attribute `hcl:"from,optional"` // required, checked by decodeMoved
+	To        *hcl.Attribute `hcl:"to,optional"`   // required, checked by decodeMoved
 	DeclRange hcl.Range      `hcl:",def_range"`
 }
 
@@ -23,8 +23,11 @@ func (r *run) decodeMoved(blocks []*movedBlock, instances map[string]bool) []*Mo
 	byFrom := map[string]*Moved{}
 	byTo := map[string]*Moved{}
 	for _, b := range blocks {
-		from, okFrom := r.movedAddr(b.From, "from")
-		to, okTo := r.movedAddr(b.To, "to")
+		if !r.required(b.From, "from", "a moved block", b.DeclRange) || !r.required(b.To, "to", "a moved block", b.DeclRange) {
+			continue
+		}
+		from, okFrom := r.movedAddr(b.From.Expr, "from")
+		to, okTo := r.movedAddr(b.To.Expr, "to")
 		if !okFrom || !okTo {
 			continue
 		}

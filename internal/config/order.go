@@ -43,17 +43,15 @@ func (r *run) evaluate(localNames []string) {
 	for _, res := range r.resOrder {
 		deps := r.nodeDeps(res.exprs())
 		for _, d := range res.dependsOn {
-			deps = append(deps, d.addr.Resource().String())
+			if r.resources[d.addr.Resource().String()] != nil {
+				deps = append(deps, d.addr.Resource().String())
+			}
 		}
 		add(&node{key: res.addr().String(), deps: dedupeStrings(deps), rng: res.block.DeclRange, res: res})
 	}
-	pos := map[string]int{}
-	for i, k := range keys {
-		pos[k] = i
-	}
 	for _, scc := range stronglyConnected(keys, func(k string) []string { return nodes[k].deps }) {
 		if len(scc) > 1 || slices.Contains(nodes[scc[0]].deps, scc[0]) {
-			sort.Slice(scc, func(i, j int) bool { return pos[scc[i]] < pos[scc[j]] })
+			sort.Slice(scc, func(i, j int) bool { return rangeLess(nodes[scc[i]].rng, nodes[scc[j]].rng) })
 			r.reportCycle(scc, nodes)
 			continue
 		}
@@ -64,6 +62,14 @@ func (r *run) evaluate(localNames []string) {
 			r.evalLocal(n.local)
 		}
 	}
+}
+
+// rangeLess orders ranges by file name, then position.
+func rangeLess(a, b hcl.Range) bool {
+	if a.Filename != b.Filename {
+		return a.Filename < b.Filename
+	}
+	return a.Start.Byte < b.Start.Byte
 }
 
 // nodeDeps returns the locals and resources exprs refer to, as node keys.

@@ -11,7 +11,7 @@ import (
 
 type outputBlock struct {
 	Name        string         `hcl:"name,label"`
-	Value       hcl.Expression `hcl:"value"`
+	Value       *hcl.Attribute `hcl:"value,optional"` // required, checked by decodeOutputs
 	Description string         `hcl:"description,optional"`
 	Sensitive   bool           `hcl:"sensitive,optional"`
 	DependsOn   *hcl.Attribute `hcl:"depends_on,optional"`
@@ -59,7 +59,10 @@ func (r *run) decodeOutputs(blocks []*outputBlock) []*Output {
 			}
 		}
 		o := &Output{Name: b.Name, Description: b.Description, Sensitive: b.Sensitive, DeclRange: b.DeclRange}
-		v, ok := r.evalAny(b.Value, r.scope(), allowResources)
+		if !r.required(b.Value, "value", "an output", b.DeclRange) {
+			continue
+		}
+		v, ok := r.evalAny(b.Value.Expr, r.scope(), allowResources)
 		if !ok {
 			o.Value = cty.DynamicVal
 			out = append(out, o)
@@ -71,7 +74,7 @@ func (r *run) decodeOutputs(blocks []*outputBlock) []*Output {
 				Severity: hcl.DiagError,
 				Summary:  "Output refers to sensitive values",
 				Detail:   "The value of this output holds sensitive values (keys, connection strings, or values of sensitive variables). Set sensitive = true in the output block to confirm that it may hold them; iotplan then shows it only on request.",
-				Subject:  b.Value.Range().Ptr(),
+				Subject:  b.Value.Expr.Range().Ptr(),
 			})
 		}
 		if b.Sensitive {

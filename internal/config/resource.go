@@ -440,6 +440,9 @@ func (r *run) knownAttrs(addr Addr, match map[string]cty.Value) map[string]cty.V
 			continue
 		}
 		got, _ = got.UnmarkDeep()
+		if got.Type() == cty.String && got.AsString() == "" && name != "device_id" && name != "module_id" {
+			continue // not recorded
+		}
 		gotConv, err := convert.Convert(got, want.Type())
 		if err != nil || !gotConv.RawEquals(want) {
 			return nil

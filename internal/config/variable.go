@@ -23,8 +23,8 @@ type variableBlock struct {
 }
 
 type validationBlock struct {
-	Condition    hcl.Expression `hcl:"condition"`
-	ErrorMessage hcl.Expression `hcl:"error_message"`
+	Condition    *hcl.Attribute `hcl:"condition,optional"`     // required, checked by validateVariable
+	ErrorMessage *hcl.Attribute `hcl:"error_message,optional"` // required, checked by validateVariable
 	DeclRange    hcl.Range      `hcl:",def_range"`
 }
 
@@ -242,16 +242,19 @@ func applyDefaults(d *typeexpr.Defaults, val cty.Value) (out cty.Value) {
 func (r *run) validateVariable(v *variable, src *varSource) {
 	val := r.varVals[v.name]
 	for _, vb := range v.validations {
-		if diags := r.checkRefs(vb.Condition, 0); diags.HasErrors() {
+		if !r.required(vb.Condition, "condition", "a validation block", vb.DeclRange) || !r.required(vb.ErrorMessage, "error_message", "a validation block", vb.DeclRange) {
+			continue
+		}
+		if diags := r.checkRefs(vb.Condition.Expr, 0); diags.HasErrors() {
 			r.diags = append(r.diags, diags...)
 			continue
 		}
-		if !refersTo(vb.Condition, "var") {
+		if !refersTo(vb.Condition.Expr, "var") {
 			r.diags = append(r.diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Invalid variable validation condition",
 				Detail:   fmt.Sprintf("The condition must refer to var.%s, the value it checks.", v.name),
-				Subject:  vb.Condition.Range().Ptr(),
+				Subject:  vb.Condition.Expr.Range().Ptr(),
 			})
 			continue
 		}
@@ -259,7 +262,7 @@ func (r *run) validateVariable(v *variable, src *varSource) {
 			continue // no value: already reported
 		}
 		ctx := r.staticScope()
-		cond, diags := vb.Condition.Value(ctx)
+		cond, diags := vb.Condition.Expr.Value(ctx)
 		r.diags = append(r.diags, diags...)
 		if diags.HasErrors() {
 			continue
@@ -270,7 +273,7 @@ func (r *run) validateVariable(v *variable, src *varSource) {
 				Severity: hcl.DiagError,
 				Summary:  "Invalid variable validation result",
 				Detail:   "The condition gave null or no value; it must give true or false.",
-				Subject:  vb.Condition.Range().Ptr(),
+				Subject:  vb.Condition.Expr.Range().Ptr(),
 			})
 			continue
 		}
@@ -280,7 +283,7 @@ func (r *run) validateVariable(v *variable, src *varSource) {
 				Severity: hcl.DiagError,
 				Summary:  "Invalid variable validation result",
 				Detail:   fmt.Sprintf("The condition must give true or false, not %s.", cond.Type().FriendlyName()),
-				Subject:  vb.Condition.Range().Ptr(),
+				Subject:  vb.Condition.Expr.Range().Ptr(),
 			})
 			continue
 		}
@@ -288,7 +291,7 @@ func (r *run) validateVariable(v *variable, src *varSource) {
 			continue
 		}
 		msg := "The value is not valid."
-		if mv, mDiags := vb.ErrorMessage.Value(ctx); !mDiags.HasErrors() {
+		if mv, mDiags := vb.ErrorMessage.Expr.Value(ctx); !mDiags.HasErrors() {
 			if isSensitive(mv) {
 				msg = "The error message refers to sensitive values, so it is not shown."
 			} else if mv, _ = mv.UnmarkDeep(); mv.Type() == cty.String && mv.IsKnown() && !mv.IsNull() {
