@@ -231,26 +231,21 @@ type lineHook struct {
 	mu sync.Mutex
 }
 
-func (h *lineHook) Start(*plan.Change) {}
+func (h *lineHook) Start(*plan.Change, bool) {}
 
-func (h *lineHook) Done(c *plan.Change, err error, elapsed time.Duration) {
+func (h *lineHook) Done(c *plan.Change, deleting bool, err error, elapsed time.Duration) {
 	var doing, done string
-	switch c.Action {
-	case plan.Create:
-		doing, done = "Creating…", fmt.Sprintf("created (%s)", c.DeviceID())
-	case plan.Update:
-		doing, done = "Modifying…", "done"
-	case plan.Replace:
-		doing, done = "Replacing…", fmt.Sprintf("replaced (%s -> %s)", c.Before.DeviceID, c.After.DeviceID)
-	case plan.Delete:
-		doing, done = "Destroying…", "destroyed"
-		if c.Gone {
-			doing, done = "Forgetting…", "removed from the state"
-		}
-	case plan.NoOp:
-		return
+	switch {
+	case deleting && c.Gone:
+		doing, done = "Forgetting…", "removed from the state"
+	case deleting:
+		doing, done = "Destroying…", fmt.Sprintf("destroyed (%s)", c.Before.HubID())
+	case c.Action == plan.Create || c.Action == plan.Replace:
+		doing, done = "Creating…", fmt.Sprintf("created (%s)", c.HubID())
+	case c.Importing:
+		doing, done = "Importing…", fmt.Sprintf("imported (%s)", c.ImportID)
 	default:
-		panic("unknown action")
+		doing, done = "Modifying…", "done"
 	}
 	if err != nil {
 		done = "failed"

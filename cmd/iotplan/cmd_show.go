@@ -59,32 +59,53 @@ func newShowCmd(s *streams) *cobra.Command {
 // hidden.
 func writeResource(w io.Writer, r *state.Resource) {
 	type attr struct{ name, value string }
-	attrs := []attr{
-		{"device_id", render.Value(r.DeviceID)},
-		{"generation_id", render.Value(r.GenerationID)},
-		{"status", render.Value(string(r.Status))},
+	attrs := []attr{{"device_id", render.Value(r.DeviceID)}}
+	if r.ModuleID != "" {
+		attrs = append(attrs, attr{"module_id", render.Value(r.ModuleID)})
 	}
-	if r.StatusReason != "" {
-		attrs = append(attrs, attr{"status_reason", render.Value(r.StatusReason)})
+	attrs = append(attrs, attr{"generation_id", render.Value(r.GenerationID)})
+	if r.Type == state.TypeDevice {
+		attrs = append(attrs, attr{"status", render.Value(string(r.Status))})
+		if r.StatusReason != "" {
+			attrs = append(attrs, attr{"status_reason", render.Value(r.StatusReason)})
+		}
+		if r.Edge {
+			attrs = append(attrs, attr{"edge", "true"})
+		}
+		if r.Parent != "" {
+			attrs = append(attrs, attr{"parent", render.Value(r.Parent)})
+		}
 	}
-	attrs = append(attrs, attr{"auth", render.Value(string(r.Auth))})
+	if r.ManagedBy != "" {
+		attrs = append(attrs, attr{"managed_by", render.Value(r.ManagedBy)})
+	}
+	attrs = append(attrs, attr{"auth", render.Value(configAuthName(string(r.Auth)))})
 	if r.PrimaryKey != "" {
 		attrs = append(attrs, attr{"primary_key", "(sensitive value)"})
 	}
 	if r.SecondaryKey != "" {
 		attrs = append(attrs, attr{"secondary_key", "(sensitive value)"})
 	}
+	if r.PrimaryThumbprint != "" {
+		attrs = append(attrs, attr{"primary_thumbprint", render.Value(r.PrimaryThumbprint)})
+	}
+	if r.SecondaryThumbprint != "" {
+		attrs = append(attrs, attr{"secondary_thumbprint", render.Value(r.SecondaryThumbprint)})
+	}
+	if r.KeyVersion != 0 {
+		attrs = append(attrs, attr{"key_version", fmt.Sprint(r.KeyVersion)})
+	}
 	if len(r.Tags) > 0 {
-		attrs = append(attrs, attr{"tags", render.Value(r.Tags)})
+		attrs = append(attrs, attr{"tags", render.Value(render.Redact(r.Tags, "tags", r.Sensitive))})
 	}
 	if len(r.Desired) > 0 {
-		attrs = append(attrs, attr{"desired", render.Value(r.Desired)})
+		attrs = append(attrs, attr{"desired", render.Value(render.Redact(r.Desired, "desired", r.Sensitive))})
 	}
 	width := 0
 	for _, a := range attrs {
 		width = max(width, len(a.name))
 	}
-	fmt.Fprintf(w, "# %s:\n%s %q {\n", r.Addr, r.Type, r.DeviceID)
+	fmt.Fprintf(w, "# %s:\n%s %q {\n", r.Addr, r.Type, r.HubID())
 	for _, a := range attrs {
 		fmt.Fprintf(w, "    %-*s = %s\n", width, a.name, a.value)
 	}
@@ -99,15 +120,16 @@ type jsonState struct {
 }
 
 type jsonResource struct {
-	Address      string         `json:"address"`
-	Type         string         `json:"type"`
-	DeviceID     string         `json:"device_id"`
-	GenerationID string         `json:"generation_id"`
-	Status       string         `json:"status"`
-	StatusReason string         `json:"status_reason"`
-	Auth         string         `json:"auth"`
-	Tags         map[string]any `json:"tags"`
-	Desired      map[string]any `json:"desired"`
+	Address      string `json:"address"`
+	Type         string `json:"type"`
+	DeviceID     string `json:"device_id"`
+	ModuleID     string `json:"module_id,omitempty"`
+	GenerationID string `json:"generation_id"`
+	Status       string `json:"status"`
+	StatusReason string `json:"status_reason"`
+	Auth         string `json:"auth"`
+	Tags         any    `json:"tags"`
+	Desired      any    `json:"desired"`
 	// Sensitive names the attributes the state holds but never shows.
 	Sensitive []string `json:"sensitive_attributes"`
 }
@@ -116,8 +138,9 @@ func stateJSON(w io.Writer, st *state.State) error {
 	out := jsonState{FormatVersion: render.FormatVersion, Lineage: st.Lineage, Serial: st.Serial, Resources: []jsonResource{}}
 	for _, addr := range st.Addresses() {
 		r := st.Resources[addr]
-		jr := jsonResource{Address: r.Addr, Type: r.Type, DeviceID: r.DeviceID, GenerationID: r.GenerationID, Status: string(r.Status),
-			StatusReason: r.StatusReason, Auth: string(r.Auth), Tags: nonNil(r.Tags), Desired: nonNil(r.Desired), Sensitive: []string{}}
+		jr := jsonResource{Address: r.Addr, Type: r.Type, DeviceID: r.DeviceID, ModuleID: r.ModuleID, GenerationID: r.GenerationID, Status: string(r.Status),
+			StatusReason: r.StatusReason, Auth: string(r.Auth), Tags: render.Redact(nonNil(r.Tags), "tags", r.Sensitive),
+			Desired: render.Redact(nonNil(r.Desired), "desired", r.Sensitive), Sensitive: []string{}}
 		if r.PrimaryKey != "" {
 			jr.Sensitive = append(jr.Sensitive, "primary_key")
 		}

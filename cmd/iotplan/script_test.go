@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -45,6 +47,8 @@ func TestScripts(t *testing.T) {
 			"lock-state":   cmdLockState,
 			"unlock-state": cmdUnlockState,
 			"exits":        cmdExits,
+			"gen-csv":      cmdGenCSV,
+			"no-secrets":   cmdNoSecrets,
 		},
 	})
 }
@@ -169,5 +173,60 @@ func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if got != want {
 		ts.Fatalf("%s exited with status %d, want %d", args[1], got, want)
+	}
+}
+
+// cmdGenCSV writes a CSV fleet of N thermostats: gen-csv FILE N.
+func cmdGenCSV(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: gen-csv FILE N")
+	}
+	n, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	var b strings.Builder
+	b.WriteString("id,site,floor\n")
+	sites := []string{"berlin", "paris", "oslo", "rome"}
+	for i := range n {
+		fmt.Fprintf(&b, "t%04d,%s,%d\n", i, sites[i%len(sites)], i%7)
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(b.String()), 0o644))
+}
+
+// cmdNoSecrets fails when any of the files holds a key of the state: the
+// SAS keys of every resource, and the extra secrets given as arguments
+// after "--".
+//
+//	no-secrets FILE... [-- SECRET...]
+func cmdNoSecrets(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("no-secrets cannot be negated")
+	}
+	var files, secrets []string
+	for i, a := range args {
+		if a == "--" {
+			secrets = append(secrets, args[i+1:]...)
+			break
+		}
+		files = append(files, a)
+	}
+	st, err := state.NewFile(ts.MkAbs(defaultState)).Load()
+	ts.Check(err)
+	for _, r := range st.Resources {
+		for _, k := range []string{r.PrimaryKey, r.SecondaryKey} {
+			if k != "" {
+				secrets = append(secrets, k)
+			}
+		}
+	}
+	if len(secrets) == 0 {
+		ts.Fatalf("no secrets to look for: the state holds no keys")
+	}
+	for _, f := range files {
+		data := ts.ReadFile(f)
+		for _, sec := range secrets {
+			if strings.Contains(data, sec) {
+				ts.Fatalf("%s shows a secret (%d characters long)", f, len(sec))
+			}
+		}
 	}
 }

@@ -32,17 +32,18 @@ type Writer interface {
 }
 
 // Hook hears about each change as apply works on it. Its methods are called
-// from several goroutines at once.
+// from several goroutines at once. deleting is true for a deletion and for
+// the deletion half of a replacement.
 type Hook interface {
-	Start(c *plan.Change)
-	Done(c *plan.Change, err error, elapsed time.Duration)
+	Start(c *plan.Change, deleting bool)
+	Done(c *plan.Change, deleting bool, err error, elapsed time.Duration)
 }
 
 // NilHook is a Hook that does nothing.
 type NilHook struct{}
 
-func (NilHook) Start(*plan.Change)                      {}
-func (NilHook) Done(*plan.Change, error, time.Duration) {}
+func (NilHook) Start(*plan.Change, bool)                      {}
+func (NilHook) Done(*plan.Change, bool, error, time.Duration) {}
 
 // Options control an apply.
 type Options struct {
@@ -256,10 +257,10 @@ func (a *applier) batch(ctx context.Context, batch []*plan.Change, deleting bool
 			continue
 		}
 		g.Go(func() error {
-			a.opts.Hook.Start(c)
+			a.opts.Hook.Start(c, deleting)
 			t0 := time.Now()
 			err := a.one(ctx, c, deleting)
-			a.opts.Hook.Done(c, err, time.Since(t0))
+			a.opts.Hook.Done(c, deleting, err, time.Since(t0))
 			if err != nil {
 				errs[i] = fmt.Errorf("%s: %w", c.Addr, err)
 			}

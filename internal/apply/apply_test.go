@@ -138,8 +138,8 @@ type recordingHook struct {
 	failed      []string
 }
 
-func (r *recordingHook) Start(*plan.Change) { r.mu.Lock(); r.start++; r.mu.Unlock() }
-func (r *recordingHook) Done(c *plan.Change, err error, _ time.Duration) {
+func (r *recordingHook) Start(*plan.Change, bool) { r.mu.Lock(); r.start++; r.mu.Unlock() }
+func (r *recordingHook) Done(c *plan.Change, _ bool, err error, _ time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.done++

@@ -38,8 +38,10 @@ func (a *Actual) Lookup(r *state.Resource) *hub.Twin {
 func (a *Actual) deviceOfScope(scope string) string {
 	if a.scopes == nil {
 		a.scopes = map[string]string{}
+		// Leaf devices carry their parent's scope too: only edge devices
+		// own theirs.
 		for id, t := range a.Devices {
-			if t.DeviceScope != "" {
+			if t.DeviceScope != "" && t.Capabilities != nil && t.Capabilities.IoTEdge {
 				a.scopes[t.DeviceScope] = id
 			}
 		}

@@ -285,8 +285,13 @@ func resourceLines(sym string, r *state.Resource) []line {
 // sensitiveValue is what renderers show instead of a secret.
 const sensitiveValue = "(sensitive value)"
 
-// redacted returns a copy of a twin section with the values at sensitive
-// paths replaced by a marker Value prints bare.
+// Redact returns a copy of a twin section (tags or desired, named by prefix)
+// with the values at the sensitive paths replaced by a marker that Value
+// prints as (sensitive value) and JSON encodes as "(sensitive value)".
+func Redact(m map[string]any, prefix string, sensitive []string) any {
+	return redacted(m, prefix, sensitive)
+}
+
 func redacted(m map[string]any, prefix string, sensitive []string) any {
 	if len(sensitive) == 0 {
 		return m
