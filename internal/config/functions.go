@@ -183,6 +183,7 @@ var lengthFunc = function.New(&function.Spec{
 		Type:             cty.DynamicPseudoType,
 		AllowDynamicType: true,
 		AllowUnknown:     true,
+		AllowMarked:      true, // only the collection's own marks pass to the result
 	}},
 	Type: func(args []cty.Value) (cty.Type, error) {
 		ty := args[0].Type()
@@ -194,19 +195,20 @@ var lengthFunc = function.New(&function.Spec{
 		return cty.NilType, function.NewArgErrorf(0, "the argument must be a string, a collection, a tuple or an object, not %s", ty.FriendlyName())
 	},
 	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-		v := args[0]
+		v, marks := args[0].Unmark()
 		ty := v.Type()
 		switch {
 		case ty.IsTupleType():
-			return cty.NumberIntVal(int64(ty.Length())), nil
+			return cty.NumberIntVal(int64(ty.Length())).WithMarks(marks), nil
 		case ty.IsObjectType():
-			return cty.NumberIntVal(int64(len(ty.AttributeTypes()))), nil
+			return cty.NumberIntVal(int64(len(ty.AttributeTypes()))).WithMarks(marks), nil
 		case !v.IsKnown():
-			return cty.UnknownVal(cty.Number), nil
+			return cty.UnknownVal(cty.Number).WithMarks(marks), nil
 		case ty == cty.String:
-			return stdlib.Strlen(v)
+			n, err := stdlib.Strlen(v)
+			return n.WithMarks(marks), err
 		}
-		return v.Length(), nil
+		return v.Length().WithMarks(marks), nil
 	},
 })
 
