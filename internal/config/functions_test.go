@@ -54,14 +54,38 @@ func TestFunctions(t *testing.T) {
 		"tomap":           {`tomap({ a = "x" })`, map[string]any{"a": "x"}},
 		"can try":         {`[can(tonumber("x")), try(tonumber("x"), 5)]`, []any{false, 5.0}},
 		"null list items": {`[1, null]`, []any{1.0, nil}},
+
+		"startswith endswith strcontains": {`[startswith("thermo-1", "thermo"), endswith("thermo-1", "-2"), strcontains("thermo", "erm")]`, []any{true, false, true}},
+		"urlencode":                       {`urlencode("a b&c")`, "a+b%26c"},
+		"alltrue anytrue":                 {`[alltrue([true, true]), alltrue([]), anytrue([false, true]), anytrue([])]`, []any{true, true, true, false}},
+		"one":                             {`[one(["a"]), one([]) == null]`, []any{"a", true}},
+		"sum":                             {`sum([1, 2.5, 3])`, 6.5},
+		"transpose":                       {`transpose({ a = ["x", "y"], b = ["x"] })`, map[string]any{"x": []any{"a", "b"}, "y": []any{"a"}}},
+		"matchkeys":                       {`matchkeys(["i-1", "i-2", "i-3"], ["eu", "us", "eu"], ["eu"])`, []any{"i-1", "i-3"}},
+		"yaml":                            {`yamldecode(yamlencode({ a = [1, "x"] }))`, map[string]any{"a": []any{1.0, "x"}}},
+		"yamldecode":                      {`yamldecode("site: berlin\nfloors: [1, 2]\n")`, map[string]any{"site": "berlin", "floors": []any{1.0, 2.0}}},
+		"jsonencode":                      {`jsonencode({ b = 1, a = [true] })`, `{"a":[true],"b":1}`},
+		"hashes":                          {`[md5("a"), sha1("a"), substr(sha256("a"), 0, 8), substr(sha512("a"), 0, 8), base64sha256("a")]`, []any{"0cc175b9c0f1b6a831c399e269772661", "86f7e437faa5a7fce15d1ddcb9eaeaea377667b8", "ca978112", "1f40fc92", "ypeBEsobvcr6wjGzmiPcTaeG7/gUfE5yuYB3ha/uSLs="}},
+		"uuidv5":                          {`[uuidv5("dns", "www.example.com"), uuidv5("6ba7b811-9dad-11d1-80b4-00c04fd430c8", "x")]`, []any{"2ed6657d-e927-568b-95e1-2665a8aea6a2", "4cd605e7-afa2-5360-b5b9-c5e9fb5c76f4"}},
+		"formatdate timeadd timecmp":      {`[formatdate("YYYY-MM-DD", timeadd("2026-12-01T02:00:00Z", "24h")), timecmp("2026-01-01T00:00:00Z", "2025-01-01T00:00:00Z")]`, []any{"2026-12-02", 1.0}},
+		"sensitive functions":             {`[issensitive(sensitive("x")), issensitive("x"), nonsensitive(sensitive("y"))]`, []any{true, false, "y"}},
+		"env":                             {`[env("SITE"), env("NOPE", "dflt")]`, []any{"berlin", "dflt"}},
+		"basename dirname":                {`[basename("certs/gw.pem"), dirname("certs/gw.pem")]`, []any{"gw.pem", "certs"}},
+		"filebase64":                      {`filebase64("certs/gw.pem")`, "LS0tLS0="},
+		"fileset":                         {`sort(tolist(fileset(".", "**/*.pem")))`, []any{"certs/gw.pem", "certs/old/leaf.pem"}},
+		"fileset in a folder":             {`tolist(fileset("certs", "*.pem"))`, []any{"gw.pem"}},
+		"templatefile":                    {`templatefile("motd.tftpl", { site = "berlin", floors = [1, 2] })`, "berlin: 1,2 BERLIN"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
 			fsys := folder(map[string]string{
-				"main.hcl":  "device \"d\" {\n  device_id = \"d\"\n  desired = { v = " + tt.expr + " }\n}\n",
-				"fleet.csv": fleetCSV,
+				"main.hcl":           "device \"d\" {\n  device_id = \"d\"\n  desired = { v = " + tt.expr + " }\n}\n",
+				"fleet.csv":          fleetCSV,
+				"certs/gw.pem":       "-----",
+				"certs/old/leaf.pem": "-----",
+				"motd.tftpl":         `${site}: ${join(",", floors)} ${upper(site)}`,
 			})
-			cfg, diags := NewLoader(fsys).Load(nil)
+			cfg, diags := NewLoader(fsys).LoadWith(LoadOptions{Env: map[string]string{"SITE": "berlin"}})
 			if diags.HasErrors() {
 				t.Fatalf("Load() diagnostics: %v", diags)
 			}
