@@ -20,7 +20,10 @@ var allowedDeps = map[string][]string{
 	"internal/plan/render": {"internal/plan", "internal/config", "internal/state", "internal/hub"},
 	"internal/apply":       {"internal/plan", "internal/state", "internal/hub"},
 	"internal/localhub":    {"internal/hub", "internal/hub/query"},
-	"internal/device":      {"internal/hub"},
+	// The servers of `hub serve`, over the store.
+	"internal/localhub/server":  {"internal/hub", "internal/hub/query", "internal/localhub"},
+	"internal/localhub/gateway": {"internal/hub", "internal/hub/query", "internal/localhub"},
+	"internal/device":           {"internal/hub"},
 }
 
 const module = "github.com/iotplan/iotplan/"

@@ -4,70 +4,79 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
 	"errors"
-	"regexp"
+	"fmt"
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/iotplan/iotplan/internal/hub"
+	"github.com/iotplan/iotplan/internal/hub/query"
 )
 
-// QueryTwins runs SELECT * FROM devices or SELECT * FROM devices.modules
-// (keywords in any case, any whitespace) and returns one page of twins,
-// sorted by device ID and then module ID. Other queries are a 400
-// ArgumentInvalid answer.
+// Query runs a query of IoT Hub's query language (package hub/query) and
+// returns one page of its results, as the service's query endpoint does.
 //
-// The continuation token names the last twin of the page, so a page reads
-// only its own records whatever the size of the registry. Paging sees
+// SELECT * queries stream: each page reads only as far as it needs, and
+// its continuation token names where the next page goes on. Queries with
+// projections or aggregates are evaluated whole, and their pages are
+// slices of the result. A WHERE condition that names device IDs reads only
+// those devices.
+func (h *Hub) Query(ctx context.Context, q string, opts hub.QueryOptions) (*hub.QueryPage, error) {
+	pq, err := parse(q)
+	if err != nil {
+		return nil, err
+	}
+	if pq.From() == query.Jobs {
+		// Job records join devices.jobs when jobs exist.
+		return &hub.QueryPage{ItemType: query.ItemDeviceJob, Items: []json.RawMessage{}}, nil
+	}
+	if pq.IsSelectStar() {
+		twins, next, err := h.scan(ctx, pq, opts)
+		if err != nil {
+			return nil, err
+		}
+		page := &hub.QueryPage{ItemType: query.ItemTwin, Items: make([]json.RawMessage, 0, len(twins)), Continuation: next}
+		for i := range twins {
+			b, err := json.Marshal(&twins[i])
+			if err != nil {
+				return nil, fmt.Errorf("encode twin: %w", err)
+			}
+			page.Items = append(page.Items, b)
+		}
+		return page, nil
+	}
+	return h.evaluate(ctx, pq, opts)
+}
+
+// QueryTwins runs a SELECT * query over device or module twins and returns
+// one page of twins, sorted by device ID and then module ID. Paging sees
 // writes made between pages: a twin that exists from the first page to the
 // last is returned exactly once, one created or deleted meanwhile may or
 // may not be.
-func (h *Hub) QueryTwins(ctx context.Context, query string, opts hub.QueryOptions) (*hub.TwinPage, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	src, err := parseQuery(query)
+func (h *Hub) QueryTwins(ctx context.Context, q string, opts hub.QueryOptions) (*hub.TwinPage, error) {
+	pq, err := parse(q)
 	if err != nil {
 		return nil, err
 	}
-	after, err := decodeContinuation(src, opts.Continuation)
-	if err != nil {
-		return nil, hub.Errorf(hub.CodeArgumentInvalid, "invalid continuation token for %q: %v", query, err)
+	if !pq.IsSelectStar() || pq.From() == query.Jobs {
+		return nil, hub.Errorf(hub.CodeArgumentInvalid, "a twin query must be SELECT * FROM devices or devices.modules: %q", q)
 	}
-	size := pageSize(opts.PageSize)
-	page := &hub.TwinPage{Twins: []hub.Twin{}}
-	err = h.view("query twins", func(tx *bolt.Tx) error {
-		b := tx.Bucket(src.bucket())
-		if b == nil {
-			return nil
-		}
-		c := b.Cursor()
-		k, v := c.First()
-		if after != nil {
-			k, v = c.Seek(after)
-			if k != nil && bytes.Equal(k, after) {
-				k, v = c.Next()
-			}
-		}
-		var last []byte
-		for ; k != nil && len(page.Twins) < size; k, v = c.Next() {
-			t, err := src.twin(v)
-			if err != nil {
-				return err
-			}
-			page.Twins = append(page.Twins, *t)
-			last = k
-		}
-		if k != nil {
-			page.Continuation = encodeContinuation(src, last)
-		}
-		return nil
-	})
+	twins, next, err := h.scan(ctx, pq, opts)
 	if err != nil {
 		return nil, err
 	}
-	return page, nil
+	return &hub.TwinPage{Twins: twins, Continuation: next}, nil
+}
+
+func parse(q string) (*query.Query, error) {
+	pq, err := query.Parse(q)
+	if err != nil {
+		return nil, hub.Errorf(hub.CodeArgumentInvalid, "The query is invalid. Please check the format of the query and try again. %v", err)
+	}
+	return pq, nil
 }
 
 // source is what a query reads: device twins or module twins.
@@ -76,7 +85,15 @@ type source byte
 const (
 	sourceDevices source = 'd'
 	sourceModules source = 'm'
+	sourceResult  source = 'r' // a page of an evaluated result
 )
+
+func sourceOf(q *query.Query) source {
+	if q.From() == query.Modules {
+		return sourceModules
+	}
+	return sourceDevices
+}
 
 func (s source) bucket() []byte {
 	if s == sourceModules {
@@ -100,18 +117,200 @@ func (s source) twin(v []byte) (*hub.Twin, error) {
 	return r.twin(), nil
 }
 
-var selectAll = regexp.MustCompile(`(?i)^\s*select\s*\*\s*from\s+devices(\.modules)?\s*$`)
+// scan returns the next page of the twins a SELECT * query matches, and the
+// token of the page after it ("" at the end).
+func (h *Hub) scan(ctx context.Context, q *query.Query, opts hub.QueryOptions) ([]hub.Twin, string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, "", err
+	}
+	src := sourceOf(q)
+	tok, err := decodeContinuation(src, opts.Continuation)
+	if err != nil {
+		return nil, "", hub.Errorf(hub.CodeArgumentInvalid, "invalid continuation token: %v", err)
+	}
+	size := pageSize(opts.PageSize)
+	if top, ok := q.Top(); ok {
+		size = min(size, top-tok.returned)
+	}
+	twins := []hub.Twin{}
+	next := ""
+	if size <= 0 {
+		return twins, "", nil
+	}
+	ids, byID := q.DeviceIDs()
+	err = h.view("query twins", func(tx *bolt.Tx) error {
+		b := tx.Bucket(src.bucket())
+		keys := cursorFrom(b.Cursor(), tok.after, src, ids, byID)
+		var last []byte
+		for k, v := keys(); k != nil; k, v = keys() {
+			if len(twins) == size {
+				next = encodeContinuation(src, continuation{after: last, returned: tok.returned + len(twins)})
+				return nil
+			}
+			last = k
+			t, err := src.twin(v)
+			if err != nil {
+				return err
+			}
+			if q.HasWhere() {
+				doc, err := document(t)
+				if err != nil {
+					return err
+				}
+				if !q.Match(doc) {
+					continue
+				}
+			}
+			twins = append(twins, *t)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	if top, ok := q.Top(); ok && tok.returned+len(twins) >= top {
+		next = ""
+	}
+	return twins, next, nil
+}
 
-// parseQuery recognises the two queries the local hub's engine runs.
-func parseQuery(q string) (source, error) {
-	m := selectAll.FindStringSubmatch(q)
-	if m == nil {
-		return 0, hub.Errorf(hub.CodeArgumentInvalid, "the query %q is not supported: the local hub's query engine supports only SELECT * FROM devices and SELECT * FROM devices.modules", q)
+// cursorFrom returns an iterator over the records after key after: all of
+// the bucket, or when the query names its devices, only theirs.
+func cursorFrom(c *bolt.Cursor, after []byte, src source, ids []string, byID bool) func() ([]byte, []byte) {
+	if !byID {
+		started := false
+		return func() ([]byte, []byte) {
+			var k, v []byte
+			switch {
+			case started:
+				k, v = c.Next()
+			case after == nil:
+				k, v = c.First()
+			default:
+				k, v = c.Seek(after)
+				if k != nil && bytes.Equal(k, after) {
+					k, v = c.Next()
+				}
+			}
+			started = true
+			return k, v
+		}
 	}
-	if m[1] != "" {
-		return sourceModules, nil
+	// Devices named by ID: seek each, in order. For modules, every module
+	// of each device.
+	i := 0
+	var prefix []byte
+	var k, v []byte
+	return func() ([]byte, []byte) {
+		for {
+			if prefix != nil {
+				k, v = c.Next()
+				if k != nil && bytes.HasPrefix(k, prefix) {
+					return k, v
+				}
+				prefix = nil
+			}
+			if i >= len(ids) {
+				return nil, nil
+			}
+			id := []byte(ids[i])
+			i++
+			if src == sourceModules {
+				prefix = moduleKeyPrefix(ids[i-1])
+				k, v = c.Seek(prefix)
+				for k != nil && bytes.HasPrefix(k, prefix) && after != nil && bytes.Compare(k, after) <= 0 {
+					k, v = c.Next()
+				}
+				if k != nil && bytes.HasPrefix(k, prefix) {
+					return k, v
+				}
+				prefix = nil
+				continue
+			}
+			if after != nil && bytes.Compare(id, after) <= 0 {
+				continue
+			}
+			k, v = c.Seek(id)
+			if k != nil && bytes.Equal(k, id) {
+				return k, v
+			}
+		}
 	}
-	return sourceDevices, nil
+}
+
+// evaluate runs a query with projections or aggregates over every twin it
+// may match, and returns the page of the result the token names.
+func (h *Hub) evaluate(ctx context.Context, q *query.Query, opts hub.QueryOptions) (*hub.QueryPage, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	tok, err := decodeContinuation(sourceResult, opts.Continuation)
+	if err != nil {
+		return nil, hub.Errorf(hub.CodeArgumentInvalid, "invalid continuation token: %v", err)
+	}
+	src := sourceOf(q)
+	ids, byID := q.DeviceIDs()
+	var res *query.Result
+	err = h.view("run query", func(tx *bolt.Tx) error {
+		keys := cursorFrom(tx.Bucket(src.bucket()).Cursor(), nil, src, ids, byID)
+		var decodeErr error
+		docs := func(yield func(map[string]any) bool) {
+			for k, v := keys(); k != nil; k, v = keys() {
+				t, err := src.twin(v)
+				if err == nil {
+					var doc map[string]any
+					if doc, err = document(t); err == nil {
+						if !yield(doc) {
+							return
+						}
+						continue
+					}
+				}
+				decodeErr = err
+				return
+			}
+		}
+		r, err := q.Run(docs)
+		if decodeErr != nil {
+			return decodeErr
+		}
+		if err != nil {
+			return hub.Errorf(hub.CodeArgumentInvalid, "The query could not be evaluated: %v", err)
+		}
+		res = r
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	size := pageSize(opts.PageSize)
+	start := min(tok.returned, len(res.Items))
+	end := min(start+size, len(res.Items))
+	page := &hub.QueryPage{ItemType: res.ItemType, Items: make([]json.RawMessage, 0, end-start)}
+	for _, it := range res.Items[start:end] {
+		b, err := json.Marshal(it)
+		if err != nil {
+			return nil, fmt.Errorf("encode query result: %w", err)
+		}
+		page.Items = append(page.Items, b)
+	}
+	if end < len(res.Items) {
+		page.Continuation = encodeContinuation(sourceResult, continuation{returned: end})
+	}
+	return page, nil
+}
+
+// document is a twin as a query sees it: its JSON, decoded.
+func document(t *hub.Twin) (map[string]any, error) {
+	b, err := json.Marshal(t)
+	if err != nil {
+		return nil, fmt.Errorf("encode twin: %w", err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("decode twin: %w", err)
+	}
+	return doc, nil
 }
 
 // pageSize turns a requested page size into the one used: 0 (or less)
@@ -129,43 +328,61 @@ func pageSize(n int) int {
 
 var continuationEncoding = base64.RawURLEncoding.Strict()
 
-// encodeContinuation makes the token of a page that ended at key: the
-// source's letter and the key, in unpadded URL-safe base64.
-func encodeContinuation(s source, key []byte) string {
-	return continuationEncoding.EncodeToString(append([]byte{byte(s)}, key...))
+// continuation is where the next page of a query starts: after a record
+// key, with a number of items already returned (for TOP, and the offset
+// into an evaluated result).
+type continuation struct {
+	after    []byte
+	returned int
 }
 
-// decodeContinuation returns the key a token names, nil for the empty
-// token. It accepts only tokens encodeContinuation could have made for the
-// same source: the key must be a valid device ID, or a valid device ID and
-// module ID joined by "\x00".
-func decodeContinuation(s source, token string) ([]byte, error) {
+// encodeContinuation makes a page token: the source's letter, the count
+// returned so far (4 bytes, big-endian) and the key, in unpadded URL-safe
+// base64.
+func encodeContinuation(s source, c continuation) string {
+	b := append([]byte{byte(s)}, binary.BigEndian.AppendUint32(nil, uint32(c.returned))...)
+	return continuationEncoding.EncodeToString(append(b, c.after...))
+}
+
+// decodeContinuation reads a token encodeContinuation made for the same
+// source; the empty token is the first page. Record keys must be valid
+// device IDs, or a device ID and a module ID joined by "\x00".
+func decodeContinuation(s source, token string) (continuation, error) {
+	var c continuation
 	if token == "" {
-		return nil, nil
+		return c, nil
 	}
 	b, err := continuationEncoding.DecodeString(token)
 	// The decoder skips line breaks; only the canonical form is a token.
-	if err != nil || continuationEncoding.EncodeToString(b) != token {
-		return nil, errors.New("the token is not one this hub issued")
-	}
-	if len(b) < 2 {
-		return nil, errors.New("the token is not one this hub issued")
+	if err != nil || continuationEncoding.EncodeToString(b) != token || len(b) < 5 {
+		return c, errors.New("the token is not one this hub issued")
 	}
 	if source(b[0]) != s {
-		return nil, errors.New("the token belongs to another query")
+		return c, errors.New("the token belongs to another query")
 	}
-	key := b[1:]
+	c.returned = int(binary.BigEndian.Uint32(b[1:5]))
+	key := b[5:]
+	if s == sourceResult {
+		if len(key) != 0 {
+			return c, errors.New("the token is not one this hub issued")
+		}
+		return c, nil
+	}
+	if len(key) == 0 {
+		return c, errors.New("the token is not one this hub issued")
+	}
 	ids := []string{string(key)}
 	if s == sourceModules {
 		ids = strings.Split(string(key), "\x00")
 		if len(ids) != 2 {
-			return nil, errors.New("the token is not one this hub issued")
+			return c, errors.New("the token is not one this hub issued")
 		}
 	}
 	for _, id := range ids {
 		if hub.ValidateID(id) != nil {
-			return nil, errors.New("the token is not one this hub issued")
+			return c, errors.New("the token is not one this hub issued")
 		}
 	}
-	return key, nil
+	c.after = key
+	return c, nil
 }

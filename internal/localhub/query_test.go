@@ -1,7 +1,7 @@
 package localhub
 
 import (
-	"errors"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -14,44 +14,128 @@ import (
 	"github.com/iotplan/iotplan/internal/hub"
 )
 
-func TestParseQuery(t *testing.T) {
+func TestQueryRejects(t *testing.T) {
+	h := openTestHub(t, filepath.Join(t.TempDir(), "hub.db"), Options{})
+	for name, q := range map[string]string{
+		"syntax":       "SELECT * FROM devices WHERE",
+		"no source":    "SELECT * FROMdevices",
+		"empty":        "",
+		"order by":     "SELECT * FROM devices ORDER BY deviceId",
+		"unknown func": "SELECT * FROM devices WHERE CONTAINS(deviceId, 'a')",
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := h.Query(t.Context(), q, hub.QueryOptions{})
+			wantCode(t, "Query", err, hub.CodeArgumentInvalid)
+			_, err = h.QueryTwins(t.Context(), q, hub.QueryOptions{})
+			wantCode(t, "QueryTwins", err, hub.CodeArgumentInvalid)
+		})
+	}
+	_, err := h.QueryTwins(t.Context(), "SELECT deviceId FROM devices", hub.QueryOptions{})
+	wantCode(t, "QueryTwins with a projection", err, hub.CodeArgumentInvalid)
+}
+
+// TestQueryLanguage runs the language over a small fleet through the store:
+// WHERE, device ID hints, projections, aggregates, GROUP BY, TOP and paging.
+func TestQueryLanguage(t *testing.T) {
+	ctx := t.Context()
+	h := openTestHub(t, filepath.Join(t.TempDir(), "hub.db"), Options{})
+	for i := range 30 {
+		id := fmt.Sprintf("dev-%02d", i)
+		mustCreateDevice(t, h, &hub.Device{DeviceID: id})
+		site := []string{"berlin", "paris", "oslo"}[i%3]
+		if _, err := h.PatchTwin(ctx, id, hub.TwinPatch{Tags: map[string]any{"site": site, "floor": float64(i % 5)}}, ""); err != nil {
+			t.Fatal(err)
+		}
+		if i%2 == 0 {
+			if _, err := h.UpdateReported(ctx, id, "", map[string]any{"fw": "2.0"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	mustCreateModule(t, h, &hub.Module{DeviceID: "dev-03", ModuleID: "agent"})
+	mustCreateModule(t, h, &hub.Module{DeviceID: "dev-04", ModuleID: "agent"})
+
+	all := func(q string, size int) (items []string, itemType string) {
+		t.Helper()
+		opts := hub.QueryOptions{PageSize: size}
+		for range 100 {
+			page, err := h.Query(ctx, q, opts)
+			if err != nil {
+				t.Fatalf("Query(%q): %v", q, err)
+			}
+			itemType = page.ItemType
+			for _, it := range page.Items {
+				var m map[string]any
+				if err := json.Unmarshal(it, &m); err != nil {
+					t.Fatal(err)
+				}
+				if id, ok := m["deviceId"].(string); ok && itemType == "twin" {
+					if mid, ok := m["moduleId"].(string); ok {
+						id += "/" + mid
+					}
+					items = append(items, id)
+				} else {
+					b, _ := json.Marshal(m)
+					items = append(items, string(b))
+				}
+			}
+			if page.Continuation == "" {
+				return items, itemType
+			}
+			opts.Continuation = page.Continuation
+		}
+		t.Fatal("no last page")
+		return nil, ""
+	}
 	tests := map[string]struct {
-		query   string
-		want    source
-		wantErr bool
+		query    string
+		size     int
+		want     []string
+		itemType string
 	}{
-		"devices":                {query: "SELECT * FROM devices", want: sourceDevices},
-		"lower case":             {query: "select * from devices", want: sourceDevices},
-		"mixed case and spaces":  {query: "  Select\t*\n  From   DEVICES  ", want: sourceDevices},
-		"no space around star":   {query: "SELECT*FROM devices", want: sourceDevices},
-		"modules":                {query: "SELECT * FROM devices.modules", want: sourceModules},
-		"modules in upper case":  {query: "SELECT * FROM DEVICES.MODULES", want: sourceModules},
-		"where clause":           {query: "SELECT * FROM devices WHERE tags.site = 'berlin'", wantErr: true},
-		"projection":             {query: "SELECT deviceId FROM devices", wantErr: true},
-		"jobs":                   {query: "SELECT * FROM devices.jobs", wantErr: true},
-		"space inside the name":  {query: "SELECT * FROM devices. modules", wantErr: true},
-		"no space before source": {query: "SELECT * FROMdevices", wantErr: true},
-		"empty":                  {query: "", wantErr: true},
+		"where on tags": {
+			query: "SELECT * FROM devices WHERE tags.site = 'oslo' AND tags.floor < 2", size: 2,
+			want: []string{"dev-05", "dev-11", "dev-20", "dev-26"}, itemType: "twin"},
+		"where on reported, paged by one": {
+			query: "SELECT * FROM devices WHERE properties.reported.fw = '2.0' AND tags.floor = 0", size: 1,
+			want: []string{"dev-00", "dev-10", "dev-20"}, itemType: "twin"},
+		"device IDs": {
+			query: "SELECT * FROM devices WHERE deviceId IN ['dev-07', 'dev-01', 'nobody']", size: 1,
+			want: []string{"dev-01", "dev-07"}, itemType: "twin"},
+		"top across pages": {
+			query: "SELECT TOP 5 * FROM devices WHERE tags.site = 'berlin'", size: 2,
+			want: []string{"dev-00", "dev-03", "dev-06", "dev-09", "dev-12"}, itemType: "twin"},
+		"modules": {
+			query: "SELECT * FROM devices.modules WHERE deviceId = 'dev-04'",
+			want:  []string{"dev-04/agent"}, itemType: "twin"},
+		"projection": {
+			query: "SELECT deviceId, tags.floor AS f FROM devices WHERE deviceId IN ['dev-08', 'dev-09']",
+			want:  []string{`{"deviceId":"dev-08","f":3}`, `{"deviceId":"dev-09","f":4}`}, itemType: "raw"},
+		"count": {
+			query: "SELECT COUNT() AS n FROM devices WHERE tags.site = 'paris'",
+			want:  []string{`{"n":10}`}, itemType: "raw"},
+		"group by, paged": {
+			query: "SELECT tags.site AS site, COUNT() AS n FROM devices GROUP BY tags.site", size: 2,
+			want: []string{`{"n":10,"site":"berlin"}`, `{"n":10,"site":"paris"}`, `{"n":10,"site":"oslo"}`}, itemType: "raw"},
+		"nothing matches": {
+			query: "SELECT * FROM devices WHERE tags.site = 'rome'", itemType: "twin"},
+		"jobs": {query: "SELECT * FROM devices.jobs", itemType: "deviceJob"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
-			got, err := parseQuery(tt.query)
-			if tt.wantErr {
-				var he *hub.Error
-				if !errors.As(err, &he) || he.Code != hub.CodeArgumentInvalid.Number {
-					t.Fatalf("parseQuery(%q) = %v, want a 400 ArgumentInvalid", tt.query, err)
-				}
-				for _, s := range []string{fmt.Sprintf("%q", tt.query), "SELECT * FROM devices", "SELECT * FROM devices.modules"} {
-					if !strings.Contains(he.Message, s) {
-						t.Errorf("message %q does not contain %s", he.Message, s)
-					}
-				}
-				return
+			got, itemType := all(tt.query, tt.size)
+			if d := cmp.Diff(tt.want, got); d != "" {
+				t.Errorf("items mismatch (-want +got):\n%s", d)
 			}
-			if err != nil || got != tt.want {
-				t.Errorf("parseQuery(%q) = %c, %v, want %c", tt.query, got, err, tt.want)
+			if itemType != tt.itemType {
+				t.Errorf("item type %q, want %q", itemType, tt.itemType)
 			}
 		})
+	}
+	// QueryTwins pages the same way as Query.
+	page, err := h.QueryTwins(ctx, "SELECT * FROM devices WHERE tags.site = 'oslo' AND tags.floor < 2", hub.QueryOptions{PageSize: 2})
+	if err != nil || len(page.Twins) != 2 || page.Continuation == "" {
+		t.Fatalf("QueryTwins first page: %d twins, token %q, %v", len(page.Twins), page.Continuation, err)
 	}
 }
 
@@ -144,7 +228,7 @@ func TestQueryPages(t *testing.T) {
 	}
 	for name, tc := range map[string]struct{ query, token string }{
 		"garbage":                  {"SELECT * FROM devices", "not a token!"},
-		"valid base64, not a key":  {"SELECT * FROM devices", encodeContinuation(sourceDevices, []byte("a b"))},
+		"valid base64, not a key":  {"SELECT * FROM devices", encodeContinuation(sourceDevices, continuation{after: []byte("a b")})},
 		"devices token on modules": {"SELECT * FROM devices.modules", devPage.Continuation},
 		"modules token on devices": {"SELECT * FROM devices", modPage.Continuation},
 	} {
@@ -177,36 +261,38 @@ func TestContinuationRoundTrip(t *testing.T) {
 		{sourceDevices, "thermo-1:$'()"},
 		{sourceModules, "dev\x00$edgeAgent"},
 	} {
-		token := encodeContinuation(tc.src, []byte(tc.key))
+		token := encodeContinuation(tc.src, continuation{after: []byte(tc.key), returned: 7})
 		got, err := decodeContinuation(tc.src, token)
-		if err != nil || string(got) != tc.key {
-			t.Errorf("decodeContinuation(encodeContinuation(%q)) = %q, %v", tc.key, got, err)
+		if err != nil || string(got.after) != tc.key || got.returned != 7 {
+			t.Errorf("decodeContinuation(encodeContinuation(%q)) = %q, %v", tc.key, got.after, err)
 		}
 	}
 }
 
 func FuzzContinuation(f *testing.F) {
 	f.Add(byte('d'), "")
-	f.Add(byte('d'), encodeContinuation(sourceDevices, []byte("thermo-1")))
-	f.Add(byte('m'), encodeContinuation(sourceModules, []byte("dev\x00mod")))
-	f.Add(byte('m'), encodeContinuation(sourceModules, []byte("dev\x00mod\x00x")))
+	f.Add(byte('d'), encodeContinuation(sourceDevices, continuation{after: []byte("thermo-1")}))
+	f.Add(byte('m'), encodeContinuation(sourceModules, continuation{after: []byte("dev\x00mod"), returned: 3}))
+	f.Add(byte('m'), encodeContinuation(sourceModules, continuation{after: []byte("dev\x00mod\x00x")}))
+	f.Add(byte('r'), encodeContinuation(sourceResult, continuation{returned: 200}))
 	f.Add(byte('d'), "ZA")
 	f.Add(byte('d'), "ZA==")
 	f.Add(byte('m'), "!!!")
 	f.Fuzz(func(t *testing.T, s byte, token string) {
-		src := sourceDevices
-		if s%2 == 1 {
-			src = sourceModules
-		}
-		key, err := decodeContinuation(src, token)
+		src := []source{sourceDevices, sourceModules, sourceResult}[int(s)%3]
+		c, err := decodeContinuation(src, token)
 		if err != nil || token == "" {
 			return
 		}
-		// What decodes is a key this hub could have issued, and it
+		// What decodes is a position this hub could have issued, and it
 		// encodes back to the same token.
-		if again := encodeContinuation(src, key); again != token {
-			t.Errorf("token %q decodes to %q, which encodes to %q", token, key, again)
+		if again := encodeContinuation(src, c); again != token {
+			t.Errorf("token %q decodes to %q, which encodes to %q", token, c.after, again)
 		}
+		if src == sourceResult {
+			return
+		}
+		key := c.after
 		ids := strings.Split(string(key), "\x00")
 		if want := map[source]int{sourceDevices: 1, sourceModules: 2}[src]; len(ids) != want {
 			t.Errorf("token %q decodes to %q with %d IDs, want %d", token, key, len(ids), want)
@@ -247,7 +333,7 @@ func BenchmarkQueryPage(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	opts := hub.QueryOptions{PageSize: 100, Continuation: encodeContinuation(sourceDevices, []byte("dev-050000"))}
+	opts := hub.QueryOptions{PageSize: 100, Continuation: encodeContinuation(sourceDevices, continuation{after: []byte("dev-050000")})}
 	for b.Loop() {
 		page, err := h.QueryTwins(b.Context(), "SELECT * FROM devices", opts)
 		if err != nil || len(page.Twins) != 100 {

@@ -112,3 +112,9 @@ func (q *Query) String() string {
 	}
 	return b.String()
 }
+
+// Top returns n of TOP n, and false for a query without TOP.
+func (q *Query) Top() (n int, ok bool) { return q.top, q.top >= 0 }
+
+// HasWhere reports whether the query has a WHERE condition.
+func (q *Query) HasWhere() bool { return q.where != nil }
