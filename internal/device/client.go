@@ -83,6 +83,7 @@ type Client struct {
 	conn   chan connEvent // from paho's callbacks to the supervisor
 	inbox  chan func()    // callbacks for the dispatcher
 	connMu sync.Mutex     // serialises connecting and disconnecting
+	closed sync.Once
 
 	mu          sync.Mutex
 	subs        map[string]subscription // made, renewed on every connect
@@ -450,12 +451,15 @@ func (c *Client) subscribe(ctx context.Context, filter string, qos byte, h paho.
 
 // Close disconnects and waits for the client's goroutines, callbacks
 // included, to end.
+// Calling it again does nothing.
 func (c *Client) Close() error {
-	c.cancel()
-	c.wg.Wait()
-	c.connMu.Lock()
-	defer c.connMu.Unlock()
-	c.pc.Disconnect(250)
+	c.closed.Do(func() {
+		c.cancel()
+		c.wg.Wait()
+		c.connMu.Lock()
+		defer c.connMu.Unlock()
+		c.pc.Disconnect(250)
+	})
 	return nil
 }
 
