@@ -15,6 +15,7 @@ var (
 	CodeGenericMethodNotAllowed      = ErrorCode{405000, "GenericMethodNotAllowed"}
 	CodeGenericRequestEntityTooLarge = ErrorCode{413000, "GenericRequestEntityTooLarge"}
 	CodeGenericServerError           = ErrorCode{500000, "GenericServerError"}
+	CodeGenericBadGateway            = ErrorCode{502000, "GenericBadGateway"}
 )
 
 // errorCodes lists every code whose name and number the reference gives
@@ -42,7 +43,7 @@ var errorCodes = []ErrorCode{
 	{429000, "GenericTooManyRequests"}, CodeThrottled, {429002, "ThrottleBacklogLimitExceeded"},
 	{429003, "ThrottlingBacklogTimeout"}, {429004, "ThrottlingMaxActiveJobCountExceeded"},
 	{429005, "DeviceThrottlingLimitExceeded"},
-	CodeGenericServerError, CodeServerError, CodeServiceUnavailable, CodeGatewayTimeout,
+	CodeGenericServerError, CodeServerError, CodeGenericBadGateway, CodeServiceUnavailable, CodeGatewayTimeout,
 }
 
 // LookupErrorName returns the code named name (compared without regard to
