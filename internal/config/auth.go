@@ -156,7 +156,7 @@ func (r *run) evalAuth(d *authDecl, addr Addr, ctx *hcl.EvalContext, a allow, se
 				}
 				if !isAuthArg(name) {
 					r.argDiag("Unsupported argument",
-						fmt.Sprintf("auth has no argument named %q.%s Its arguments are %s", name, didYouMean(name, authArgNames), strings.Join(authArgNames, ", ")), expr, ctx, addr)
+						fmt.Sprintf("the auth object has no argument named %q.%s Its arguments are %s", name, didYouMean(name, authArgNames), strings.Join(authArgNames, ", ")), expr, ctx, addr)
 					ok = false
 					continue
 				}
@@ -164,7 +164,7 @@ func (r *run) evalAuth(d *authDecl, addr Addr, ctx *hcl.EvalContext, a allow, se
 			}
 		default:
 			r.argDiag("Incorrect attribute value type",
-				fmt.Sprintf(`auth must be an auth type such as "sas", or an object such as { type = "x509_thumbprint", primary_thumbprint = "..." }, not %s`, ty.FriendlyName()), d.attr.Expr, ctx, addr)
+				fmt.Sprintf(`the auth argument must be an auth type such as "sas", or an object such as { type = "x509_thumbprint", primary_thumbprint = "..." }, not %s`, ty.FriendlyName()), d.attr.Expr, ctx, addr)
 			return Auth{}, false
 		}
 	} else {
@@ -215,7 +215,7 @@ func (r *run) checkAuth(args map[string]*authArg, d *authDecl, addr Addr, ctx *h
 	for _, name := range authArgNames[1:] {
 		if args[name] != nil && !contains(allowed, name) {
 			r.argDiag("Argument not valid for the auth type",
-				fmt.Sprintf("%s does not apply to auth type %q. Remove it, or change the type", name, au.Type), args[name].expr, ctx, addr)
+				fmt.Sprintf("the argument %s does not apply to auth type %q. Remove it, or change the type", name, au.Type), args[name].expr, ctx, addr)
 			ok = false
 		}
 	}

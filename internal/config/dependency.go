@@ -78,7 +78,7 @@ func (r *run) linkDependencies(devices []*Device, modules []*Module) {
 			Severity: hcl.DiagError,
 			Summary:  "Dependency cycle",
 			Detail: fmt.Sprintf("%s depend on each other in a cycle (%s), through references, depends_on, parent devices or the devices of modules, so they cannot be created in any order. Remove one of the dependencies.",
-				joinAnd(c), strings.Join(append(slices.Clone(c), c[0]), " → ")),
+				joinAnd(c), strings.Join(cyclePath(c, func(n string) []string { return g.Edges[n] }), " → ")),
 			Subject: ranges[c[0]].Ptr(),
 		})
 	}

@@ -165,9 +165,9 @@ func (r *run) checkKeyVersion(res *resource, n int, au Auth, addr Addr, ctx *hcl
 	switch {
 	case au.Type != AuthSAS:
 		r.argDiag("Invalid key_version",
-			fmt.Sprintf("key_version has the hub generate new SAS keys, and auth type %q has no keys. Remove key_version", au.Type), at.Expr, ctx, addr)
+			fmt.Sprintf("the key_version argument has the hub generate new SAS keys, and auth type %q has no keys. Remove key_version", au.Type), at.Expr, ctx, addr)
 	case au.PrimaryKey != "":
 		r.argDiag("Invalid key_version",
-			"key_version has the hub generate new SAS keys, and this auth gives its keys explicitly. To rotate them, change primary_key and secondary_key, and remove key_version", at.Expr, ctx, addr)
+			"the key_version argument has the hub generate new SAS keys, and this auth gives its keys explicitly. To rotate them, change primary_key and secondary_key, and remove key_version", at.Expr, ctx, addr)
 	}
 }

@@ -1,7 +1,9 @@
 package config
 
 import (
+	"os"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -118,5 +120,18 @@ func TestFunctionNames(t *testing.T) {
 	sort.Strings(got)
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("function names mismatch (-want +got):\n%s", d)
+	}
+}
+
+// TestFunctionsDocumented keeps docs/language.md listing every function.
+func TestFunctionsDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/language.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range functions(folder(nil), nil) {
+		if !strings.Contains(string(doc), "`"+name+"`") && !strings.Contains(string(doc), "`"+name+"(") {
+			t.Errorf("docs/language.md does not document %s", name)
+		}
 	}
 }

@@ -114,7 +114,7 @@ func (r *run) reportCycle(scc []string, nodes map[string]*node) {
 	default:
 		summary = "Dependency cycle"
 		detail = fmt.Sprintf("%s refer to each other in a cycle (%s), so none of them can be evaluated. Remove one of the references.",
-			joinAnd(scc), strings.Join(append(slices.Clone(scc), scc[0]), " → "))
+			joinAnd(scc), strings.Join(cyclePath(scc, func(k string) []string { return nodes[k].deps }), " → "))
 	}
 	r.diags = append(r.diags, &hcl.Diagnostic{
 		Severity: hcl.DiagError,
@@ -122,6 +122,38 @@ func (r *run) reportCycle(scc []string, nodes map[string]*node) {
 		Detail:   detail,
 		Subject:  first.rng.Ptr(),
 	})
+}
+
+// cyclePath returns a cycle through the members of a strongly connected
+// component, from its first member back to it, following edges: a → b → a.
+func cyclePath(scc []string, edges func(string) []string) []string {
+	in := map[string]bool{}
+	for _, n := range scc {
+		in[n] = true
+	}
+	start := scc[0]
+	seen := map[string]bool{}
+	var path []string
+	var walk func(n string) bool
+	walk = func(n string) bool {
+		path = append(path, n)
+		seen[n] = true
+		for _, m := range edges(n) {
+			if m == start {
+				path = append(path, start)
+				return true
+			}
+			if in[m] && !seen[m] && walk(m) {
+				return true
+			}
+		}
+		path = path[:len(path)-1]
+		return false
+	}
+	if !walk(start) {
+		return append(slices.Clone(scc), start)
+	}
+	return path
 }
 
 // stronglyConnected returns the strongly connected components of the graph

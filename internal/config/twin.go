@@ -32,7 +32,7 @@ func (r *run) twinSection(attr *hcl.Attribute, section string, addr Addr, ctx *h
 	}
 	j, err := jsonValue(uv, nil)
 	if err != nil {
-		diag("Invalid twin property", fmt.Sprintf("%s: %s", err.path(attr.Name), err.reason))
+		diag("Invalid twin property", fmt.Sprintf("the property %s cannot be stored in a twin: %s", err.path(attr.Name), err.reason))
 		return nil, cty.DynamicVal
 	}
 	props = j.(map[string]any)
@@ -103,7 +103,7 @@ func jsonValue(v cty.Value, at []string) (any, *jsonError) {
 		}
 		return l, nil
 	}
-	return nil, &jsonError{at: at, reason: fmt.Sprintf("a value of type %s cannot be stored in a twin", ty.FriendlyName())}
+	return nil, &jsonError{at: at, reason: fmt.Sprintf("values of type %s have no twin form", ty.FriendlyName())}
 }
 
 // keyPath writes a property path as an HCL traversal from the section:
