@@ -62,6 +62,7 @@ func TestScripts(t *testing.T) {
 //	hub patch-twin ID JSON      merge a TwinPatch body into the twin
 //	hub create ID               register a device
 //	hub delete ID               delete a device
+//	hub seed PREFIX N           register N devices with tags and desired
 func cmdHub(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) < 1 {
 		ts.Fatalf("usage: hub count|device-exists|twin|patch-twin|create|delete ...")
@@ -119,6 +120,22 @@ func cmdHub(ts *testscript.TestScript, neg bool, args []string) {
 	case "delete":
 		need(1)
 		ts.Check(h.DeleteDevice(ctx, args[1], "*"))
+	case "seed":
+		// hub seed PREFIX N: N devices PREFIX-000... with tags and desired
+		// properties of one shape, as another tool would have made them.
+		need(2)
+		n, err := strconv.Atoi(args[2])
+		ts.Check(err)
+		for i := range n {
+			id := fmt.Sprintf("%s-%03d", args[1], i)
+			_, err := h.CreateDevice(ctx, &hub.Device{DeviceID: id})
+			ts.Check(err)
+			_, err = h.PatchTwin(ctx, id, hub.TwinPatch{
+				Tags:    map[string]any{"site": []string{"berlin", "paris"}[i%2], "floor": float64(i % 3), "model": "TH-200"},
+				Desired: map[string]any{"telemetryInterval": 10.0, "limits": map[string]any{"max": 40.0, "min": float64(i % 4)}},
+			}, "")
+			ts.Check(err)
+		}
 	default:
 		ts.Fatalf("unknown hub command %q", args[0])
 	}
