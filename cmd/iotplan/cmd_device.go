@@ -9,5 +9,6 @@ func newDeviceCmd(s *streams) *cobra.Command {
 		Use:   "device",
 		Short: "Act as a device: simulate devices against a hub",
 	}
+	cmd.AddCommand(newDeviceSimulateCmd(s))
 	return cmd
 }

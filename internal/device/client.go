@@ -118,11 +118,21 @@ type ConnectError struct {
 var ErrNotAuthorized = errors.New("not authorized")
 
 func (e *ConnectError) Error() string {
-	text, ok := pahopackets.ConnackReturnCodes[e.ReturnCode]
+	text, ok := connackText[e.ReturnCode]
 	if !ok {
-		text = "unknown return code"
+		text = "for an unknown reason"
 	}
-	return fmt.Sprintf("connection refused: %s (CONNACK %d)", text, e.ReturnCode)
+	return fmt.Sprintf("the hub refused the connection: %s (CONNACK %d)", text, e.ReturnCode)
+}
+
+// connackText says what each CONNACK return code of MQTT 3.1.1 means to IoT
+// Hub's devices (reference §4).
+var connackText = map[byte]string{
+	1: "unacceptable protocol version",
+	2: "identifier rejected",
+	3: "server unavailable",
+	4: "bad username or password",
+	5: "not authorized",
 }
 
 // Is reports whether target is ErrNotAuthorized and the code 5.
