@@ -127,7 +127,7 @@ func (r *run) evalAuth(d *authDecl, addr Addr, ctx *hcl.EvalContext, a allow, se
 		}
 		sv, err := convert.Convert(uv, cty.String)
 		if err != nil {
-			r.argDiag("Incorrect attribute value type", fmt.Sprintf("inappropriate value for auth %s: a string is required, not %s", name, uv.Type().FriendlyName()), expr, ctx, addr)
+			r.argDiag("Incorrect attribute value type", fmt.Sprintf("inappropriate value for auth %s: a string is required, not %s", name, uv.Type().FriendlyName()), expr, nil, addr)
 			ok = false
 			return
 		}
@@ -156,7 +156,7 @@ func (r *run) evalAuth(d *authDecl, addr Addr, ctx *hcl.EvalContext, a allow, se
 				}
 				if !isAuthArg(name) {
 					r.argDiag("Unsupported argument",
-						fmt.Sprintf("the auth object has no argument named %q.%s Its arguments are %s", name, didYouMean(name, authArgNames), strings.Join(authArgNames, ", ")), expr, ctx, addr)
+						fmt.Sprintf("the auth object has no argument named %q.%s Its arguments are %s", name, didYouMean(name, authArgNames), strings.Join(authArgNames, ", ")), expr, nil, addr)
 					ok = false
 					continue
 				}
@@ -164,7 +164,7 @@ func (r *run) evalAuth(d *authDecl, addr Addr, ctx *hcl.EvalContext, a allow, se
 			}
 		default:
 			r.argDiag("Incorrect attribute value type",
-				fmt.Sprintf(`the auth argument must be an auth type such as "sas", or an object such as { type = "x509_thumbprint", primary_thumbprint = "..." }, not %s`, ty.FriendlyName()), d.attr.Expr, ctx, addr)
+				fmt.Sprintf(`the auth argument must be an auth type such as "sas", or an object such as { type = "x509_thumbprint", primary_thumbprint = "..." }, not %s`, ty.FriendlyName()), d.attr.Expr, nil, addr)
 			return Auth{}, false
 		}
 	} else {
@@ -204,7 +204,7 @@ func (r *run) checkAuth(args map[string]*authArg, d *authDecl, addr Addr, ctx *h
 		au.Type = AuthType(t.s)
 		if !isAuthType(t.s) {
 			r.argDiag("Invalid auth type",
-				fmt.Sprintf("%q is not an auth type.%s Use one of %s", t.s, didYouMean(t.s, authTypes), quotedList(authTypes)), t.expr, ctx, addr)
+				fmt.Sprintf("%s is not an auth type.%s Use one of %s", shown(t.s, t.sensitive), didYouMean(t.s, authTypes), quotedList(authTypes)), t.expr, nil, addr)
 			return Auth{}, false
 		}
 	}
@@ -215,7 +215,7 @@ func (r *run) checkAuth(args map[string]*authArg, d *authDecl, addr Addr, ctx *h
 	for _, name := range authArgNames[1:] {
 		if args[name] != nil && !contains(allowed, name) {
 			r.argDiag("Argument not valid for the auth type",
-				fmt.Sprintf("the argument %s does not apply to auth type %q. Remove it, or change the type", name, au.Type), args[name].expr, ctx, addr)
+				fmt.Sprintf("the argument %s does not apply to auth type %q. Remove it, or change the type", name, au.Type), args[name].expr, nil, addr)
 			ok = false
 		}
 	}
@@ -244,7 +244,7 @@ func (r *run) checkAuth(args map[string]*authArg, d *authDecl, addr Addr, ctx *h
 				continue
 			}
 			if err := hub.ValidateSymmetricKey(k.s); err != nil {
-				r.argDiag("Invalid SAS key", err.Error()+". Give base64 of 16 to 64 random bytes, or leave both keys out to have the hub generate them", k.expr, ctx, addr)
+				r.argDiag("Invalid SAS key", err.Error()+". Give base64 of 16 to 64 random bytes, or leave both keys out to have the hub generate them", k.expr, nil, addr)
 				ok = false
 			}
 		}
@@ -270,7 +270,7 @@ func (r *run) checkAuth(args map[string]*authArg, d *authDecl, addr Addr, ctx *h
 			}
 			if !validThumbprint(t.s) {
 				r.argDiag("Invalid thumbprint",
-					fmt.Sprintf("%q is not a certificate thumbprint: IoT Hub takes 40 hex digits (SHA-1) or 64 hex digits (SHA-256), without separators", t.s), t.expr, ctx, addr)
+					fmt.Sprintf("%s is not a certificate thumbprint: IoT Hub takes 40 hex digits (SHA-1) or 64 hex digits (SHA-256), without separators", shown(t.s, t.sensitive)), t.expr, nil, addr)
 				ok = false
 			}
 		}

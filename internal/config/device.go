@@ -5,6 +5,8 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
@@ -66,7 +68,7 @@ func (r *run) deviceInstance(res *resource, addr Addr, ctx *hcl.EvalContext, a a
 		mark("device_id", v)
 		if ok {
 			d.DeviceID = id
-			r.checkID("Invalid device ID", id, at.Expr, ctx, addr)
+			r.checkID("Invalid device ID", id, isSensitive(v), at.Expr, ctx, addr)
 		}
 	}
 	obj["status"] = cty.StringVal(string(hub.StatusEnabled))
@@ -80,7 +82,7 @@ func (r *run) deviceInstance(res *resource, addr Addr, ctx *hcl.EvalContext, a a
 				d.Status = st
 			default:
 				r.argDiag("Invalid device status",
-					fmt.Sprintf("the status %q is not one IoT Hub knows.%s Use %q or %q", s, didYouMean(s, statuses), hub.StatusEnabled, hub.StatusDisabled), at.Expr, ctx, addr)
+					fmt.Sprintf("the status %s is not one IoT Hub knows.%s Use %q or %q", shown(s, isSensitive(v)), didYouMean(s, statuses), hub.StatusEnabled, hub.StatusDisabled), at.Expr, ctx, addr)
 			}
 		}
 	}
@@ -109,7 +111,7 @@ func (r *run) deviceInstance(res *resource, addr Addr, ctx *hcl.EvalContext, a a
 		mark("parent", v)
 		if ok {
 			d.Parent = s
-			r.checkID("Invalid parent device ID", s, at.Expr, ctx, addr)
+			r.checkID("Invalid parent device ID", s, isSensitive(v), at.Expr, ctx, addr)
 		}
 	}
 	obj["key_version"] = cty.Zero
@@ -149,9 +151,13 @@ func (r *run) deviceInstance(res *resource, addr Addr, ctx *hcl.EvalContext, a a
 }
 
 // checkID checks a device or module ID against the registry's rules.
-func (r *run) checkID(summary, id string, expr hcl.Expression, ctx *hcl.EvalContext, addr Addr) {
+func (r *run) checkID(summary, id string, sensitive bool, expr hcl.Expression, ctx *hcl.EvalContext, addr Addr) {
 	if err := hub.ValidateID(id); err != nil {
-		r.argDiag(summary, err.Error()+". "+hub.IDRule, expr, ctx, addr)
+		detail := err.Error()
+		if sensitive {
+			detail = strings.ReplaceAll(detail, strconv.Quote(id), shown(id, true))
+		}
+		r.argDiag(summary, detail+". "+hub.IDRule, expr, ctx, addr)
 	}
 }
 

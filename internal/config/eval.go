@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/big"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -369,7 +370,9 @@ func isSensitive(v cty.Value) bool {
 	return false
 }
 
-// argDiag reports a problem with the value of an argument. In an instance
+// argDiag reports a problem with the value of an argument. With a nil ctx
+// the diagnostic carries no evaluation context, so that renderers do not
+// show the values the expression used: for keys. In an instance
 // of a block with count or for_each whose value depends on the instance,
 // the detail names the instance; otherwise every instance has the same
 // problem, reported once.
@@ -379,14 +382,16 @@ func (r *run) argDiag(summary, detail string, expr hcl.Expression, ctx *hcl.Eval
 	} else {
 		detail = sentence(detail)
 	}
-	r.diags = append(r.diags, &hcl.Diagnostic{
-		Severity:    hcl.DiagError,
-		Summary:     summary,
-		Detail:      detail,
-		Subject:     expr.Range().Ptr(),
-		Expression:  expr,
-		EvalContext: ctx,
-	})
+	d := &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  summary,
+		Detail:   detail,
+		Subject:  expr.Range().Ptr(),
+	}
+	if ctx != nil {
+		d.Expression, d.EvalContext = expr, ctx
+	}
+	r.diags = append(r.diags, d)
 }
 
 // evalString evaluates an argument that holds a string. v is the evaluated
@@ -525,6 +530,15 @@ func traversals(expr hcl.Expression) ([]hcl.Traversal, hcl.Diagnostics) {
 		}
 	}
 	return out, diags
+}
+
+// shown quotes a value for a diagnostic's detail, or writes "the sensitive
+// value" in its place.
+func shown(s string, sensitive bool) string {
+	if sensitive {
+		return "the sensitive value"
+	}
+	return strconv.Quote(s)
 }
 
 // sentence makes s a sentence: an upper-case first letter and a final period.

@@ -61,7 +61,7 @@ func (r *run) moduleInstance(res *resource, addr Addr, ctx *hcl.EvalContext, a a
 		mark("device_id", v)
 		if ok {
 			m.DeviceID = id
-			r.checkID("Invalid device ID", id, at.Expr, ctx, addr)
+			r.checkID("Invalid device ID", id, isSensitive(v), at.Expr, ctx, addr)
 		}
 	}
 	if at := attrs["module_id"]; at != nil {
@@ -72,9 +72,9 @@ func (r *run) moduleInstance(res *resource, addr Addr, ctx *hcl.EvalContext, a a
 			m.ModuleID = id
 			if strings.HasPrefix(id, "$") && hub.ValidateID(id) == nil {
 				r.argDiag("Invalid module ID",
-					fmt.Sprintf("%q starts with '$', which marks the IoT Edge system modules ($edgeAgent, $edgeHub): the hub creates and manages them. Choose an ID without a leading '$'", id), at.Expr, ctx, addr)
+					fmt.Sprintf("%s starts with '$', which marks the IoT Edge system modules ($edgeAgent, $edgeHub): the hub creates and manages them. Choose an ID without a leading '$'", shown(id, isSensitive(v))), at.Expr, ctx, addr)
 			} else {
-				r.checkID("Invalid module ID", id, at.Expr, ctx, addr)
+				r.checkID("Invalid module ID", id, isSensitive(v), at.Expr, ctx, addr)
 			}
 		}
 	}

@@ -198,6 +198,9 @@ func (r *run) checkDependsOn() {
 	}
 }
 
+// maxRegistrySize is the most devices and modules a hub holds together.
+const maxRegistrySize = 1_000_000
+
 // instanceKey is one instance of a block: its key and the each or count
 // object its arguments see.
 type instanceKey struct {
@@ -232,6 +235,15 @@ func (r *run) expand(res *resource) ([]instanceKey, bool) {
 					Subject:  res.count.Expr.Range().Ptr(),
 				})
 			}
+			return nil, false
+		}
+		if n > maxRegistrySize {
+			r.diags = append(r.diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid count argument",
+				Detail:   fmt.Sprintf("count is %d; a hub holds at most %d devices and modules together.", n, maxRegistrySize),
+				Subject:  res.count.Expr.Range().Ptr(),
+			})
 			return nil, false
 		}
 		out := make([]instanceKey, n)

@@ -1,11 +1,11 @@
 package config
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/hashicorp/hcl/v2"
 )
 
 // TestValidation holds one case per rule the configuration is checked
@@ -988,4 +988,40 @@ device "b" {
 	}
 }
 
-var _ = fmt.Sprint
+// TestRenderedDiagnosticsHideSecrets renders diagnostics with their source
+// snippets and the values they refer to, as the CLI does, and checks that
+// no key or sensitive value shows.
+func TestRenderedDiagnosticsHideSecrets(t *testing.T) {
+	src := `variable "short" { default = "dG9vLXNob3J0" }
+variable "secret" {
+  default   = "s3cr3t-value"
+  sensitive = true
+}
+device "d" {
+  device_id = "d"
+  auth {
+    primary_key   = var.short
+    secondary_key = var.short
+  }
+}
+device "e" {
+  device_id = "e"
+  status    = var.secret
+  desired   = { "bad key" = var.secret }
+}`
+	l := NewLoader(folder(map[string]string{"main.hcl": src}))
+	_, diags := l.Load(nil)
+	if !diags.HasErrors() {
+		t.Fatal("Load() = no errors")
+	}
+	var buf strings.Builder
+	if err := hcl.NewDiagnosticTextWriter(&buf, l.Files(), 100, false).WriteDiagnostics(diags); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, body := range []string{`var.short as`, `"s3cr3t-value"`, `as "dG9v`} {
+		if strings.Contains(out, body) {
+			t.Errorf("rendered diagnostics show %s:\n%s", body, out)
+		}
+	}
+}
