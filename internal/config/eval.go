@@ -274,30 +274,37 @@ func (r *run) eval(expr hcl.Expression, ctx *hcl.EvalContext, a allow) (cty.Valu
 		return v, false
 	}
 	if !v.IsWhollyKnown() {
-		rng := expr.Range()
-		if computed := computedRefs(v); len(computed) > 0 {
-			r.diags = append(r.diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Value known only after apply",
-				Detail: fmt.Sprintf("This value depends on %s, which the hub assigns when it creates the identity, so it is not known until after apply. Values only the hub knows may be used in outputs, not where iotplan needs them to plan.",
-					joinAnd(computed)),
-				Subject:     &rng,
-				Expression:  expr,
-				EvalContext: ctx,
-			})
-		} else if !r.diags.HasErrors() {
-			r.diags = append(r.diags, &hcl.Diagnostic{
-				Severity:    hcl.DiagError,
-				Summary:     "Value not known",
-				Detail:      "This value cannot be computed from the configuration alone. Use only variables, locals, literals, functions and resource attributes of known values.",
-				Subject:     &rng,
-				Expression:  expr,
-				EvalContext: ctx,
-			})
-		}
+		r.unknownDiag(expr, ctx, v)
 		return v, false
 	}
 	return v, true
+}
+
+// unknownDiag reports a value that is not known where it must be: naming
+// the attributes only the hub knows that it comes from, or, when it comes
+// from an error already reported, saying nothing more.
+func (r *run) unknownDiag(expr hcl.Expression, ctx *hcl.EvalContext, v cty.Value) {
+	rng := expr.Range()
+	if computed := computedRefs(v); len(computed) > 0 {
+		r.diags = append(r.diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Value known only after apply",
+			Detail: fmt.Sprintf("This value depends on %s, which the hub assigns when it creates the identity, so it is not known until after apply. Values only the hub knows may be used in outputs, not where iotplan needs them to plan.",
+				joinAnd(computed)),
+			Subject:     &rng,
+			Expression:  expr,
+			EvalContext: ctx,
+		})
+	} else if !r.diags.HasErrors() {
+		r.diags = append(r.diags, &hcl.Diagnostic{
+			Severity:    hcl.DiagError,
+			Summary:     "Value not known",
+			Detail:      "This value cannot be computed from the configuration alone. Use only variables, locals, literals, functions and resource attributes of known values.",
+			Subject:     &rng,
+			Expression:  expr,
+			EvalContext: ctx,
+		})
+	}
 }
 
 // computedRefs returns the attributes, as device.gw.primary_key, whose

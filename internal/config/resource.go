@@ -268,8 +268,15 @@ type forEachInstance struct {
 // set of strings, where each.value is each.key. Lists are refused: their
 // indexes would make addresses that shift when an element is removed.
 func (r *run) forEach(attr *hcl.Attribute, ctx *hcl.EvalContext) ([]forEachInstance, bool) {
-	v, ok := r.eval(attr.Expr, ctx, allowResources)
+	// The keys must be known; the values may hold what only the hub
+	// knows, as long as the arguments that use them do not need it: a
+	// for_each over device.thermo is fine.
+	v, ok := r.evalAny(attr.Expr, ctx, allowResources)
 	if !ok {
+		return nil, false
+	}
+	if !v.IsKnown() || v.Type().IsSetType() && !v.IsWhollyKnown() {
+		r.unknownDiag(attr.Expr, ctx, v)
 		return nil, false
 	}
 	fail := func(detail string) ([]forEachInstance, bool) {

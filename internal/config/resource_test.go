@@ -189,6 +189,25 @@ device "leaf" {
 					Tags: map[string]any{"gateway": "gw-north"}, Dependencies: []string{`device.gw["north"]`, `device.gw["south"]`}},
 			},
 		},
+		"for_each over a resource": {
+			src: `device "thermo" {
+  for_each  = toset(["a", "b"])
+  device_id = "thermo-${each.key}"
+}
+device "shadow" {
+  for_each  = device.thermo
+  device_id = "shadow-${each.value.device_id}"
+  tags      = { of = each.key }
+}`,
+			want: []*Device{
+				{Addr: Addr{Type: TypeDevice, Name: "shadow", Key: "a"}, DeviceID: "shadow-thermo-a", Status: hub.StatusEnabled, Auth: sas,
+					Tags: map[string]any{"of": "a"}, Dependencies: []string{`device.thermo["a"]`, `device.thermo["b"]`}},
+				{Addr: Addr{Type: TypeDevice, Name: "shadow", Key: "b"}, DeviceID: "shadow-thermo-b", Status: hub.StatusEnabled, Auth: sas,
+					Tags: map[string]any{"of": "b"}, Dependencies: []string{`device.thermo["a"]`, `device.thermo["b"]`}},
+				{Addr: Addr{Type: TypeDevice, Name: "thermo", Key: "a"}, DeviceID: "thermo-a", Status: hub.StatusEnabled, Auth: sas},
+				{Addr: Addr{Type: TypeDevice, Name: "thermo", Key: "b"}, DeviceID: "thermo-b", Status: hub.StatusEnabled, Auth: sas},
+			},
+		},
 		"for expression over a resource": {
 			src: `device "s" {
   count     = 2

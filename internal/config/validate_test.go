@@ -379,6 +379,14 @@ device "d" {
 }`},
 			want: []diag{{Summary: "Value known only after apply", File: "main.hcl", Line: 5}},
 		},
+		"for_each over a set of keys only the hub knows": {
+			files: map[string]string{"main.hcl": `device "gw" { device_id = "gw" }
+device "d" {
+  for_each  = toset([device.gw.generation_id])
+  device_id = each.key
+}`},
+			want: []diag{{Summary: "Value known only after apply", File: "main.hcl", Line: 3}},
+		},
 		"block that refers to itself": {
 			files: map[string]string{"main.hcl": `device "d" {
   for_each  = toset(["a", "b"])
