@@ -15,7 +15,8 @@ import (
 // expanded. A Config is not changed after Load returns it; it is safe for
 // concurrent reads.
 type Config struct {
-	// Devices and Modules are sorted by address.
+	// Devices and Modules are sorted by address, count indexes as numbers
+	// (x[2] before x[10]).
 	Devices []*Device
 	Modules []*Module
 	// Outputs are sorted by name.
