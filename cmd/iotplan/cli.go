@@ -107,6 +107,7 @@ Global options (before the command):
 		newOutputCmd(s),
 		newImportCmd(s),
 		newGraphCmd(s),
+		newForceUnlockCmd(s),
 		newStateCmd(s),
 		newHubCmd(s),
 		newDeviceCmd(s),

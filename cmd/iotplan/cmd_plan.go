@@ -41,6 +41,7 @@ func (o *planning) register(f *pflag.FlagSet, destroyCmd bool) {
 	f.BoolVar(&o.refresh, "refresh", true, "read the hub before planning; -refresh=false trusts the state")
 	f.StringArrayVar(&o.targets, "target", nil, "limit the plan to this resource address (repeatable)")
 	f.Bool("no-color", false, "no color in the output (iotplan never colors output that is not a terminal)")
+	f.Bool("compact-warnings", false, "show warnings as one-line summaries")
 	if !destroyCmd {
 		f.BoolVar(&o.refreshOnly, "refresh-only", false, "report what changed outside iotplan; applying records it in the state")
 		f.StringArrayVar(&o.replace, "replace", nil, "replace this resource instance even if nothing changed (repeatable)")
