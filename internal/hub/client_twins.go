@@ -125,9 +125,12 @@ func (c *Client) writeTwin(ctx context.Context, method, deviceID, moduleID strin
 	return decodeTwin(res.body)
 }
 
-// QueryTwins runs a twin query and returns one page (POST /devices/query).
-// The page size asked for is at most MaxClientQueryPageSize.
-func (c *Client) QueryTwins(ctx context.Context, query string, opts QueryOptions) (*TwinPage, error) {
+// Query runs a query of IoT Hub's query language and returns one page of
+// its results as the hub sent them (POST /devices/query): twins, job
+// records or projected rows, as ItemType says. The page size asked for is
+// at most MaxClientQueryPageSize. A query only reads, so it is retried
+// like any read.
+func (c *Client) Query(ctx context.Context, query string, opts QueryOptions) (*QueryPage, error) {
 	req := &request{method: http.MethodPost, path: path("devices", "query"), body: struct {
 		Query string `json:"query"`
 	}{query}, header: http.Header{}}
@@ -141,22 +144,39 @@ func (c *Client) QueryTwins(ctx context.Context, query string, opts QueryOptions
 	if err != nil {
 		return nil, err
 	}
-	if t := res.header.Get("x-ms-item-type"); t != "" && !strings.EqualFold(t, "twin") {
-		return nil, fmt.Errorf("query %q returned %s items, not twins; QueryTwins runs SELECT * queries", query, t)
-	}
 	items, err := decodeQueryPage(res.body)
 	if err != nil {
 		return nil, err
 	}
-	page := &TwinPage{Twins: make([]Twin, 0, len(items)), Continuation: strings.TrimSpace(res.header.Get("x-ms-continuation"))}
-	for _, it := range items {
+	if items == nil {
+		items = []json.RawMessage{}
+	}
+	return &QueryPage{
+		ItemType:     strings.TrimSpace(res.header.Get("x-ms-item-type")),
+		Items:        items,
+		Continuation: strings.TrimSpace(res.header.Get("x-ms-continuation")),
+	}, nil
+}
+
+// QueryTwins runs a SELECT * query over device or module twins and
+// returns one page of twins.
+func (c *Client) QueryTwins(ctx context.Context, query string, opts QueryOptions) (*TwinPage, error) {
+	page, err := c.Query(ctx, query, opts)
+	if err != nil {
+		return nil, err
+	}
+	if page.ItemType != "" && !strings.EqualFold(page.ItemType, "twin") {
+		return nil, fmt.Errorf("query %q returned %s items, not twins; QueryTwins runs SELECT * queries", query, page.ItemType)
+	}
+	out := &TwinPage{Twins: make([]Twin, 0, len(page.Items)), Continuation: page.Continuation}
+	for _, it := range page.Items {
 		tw, err := decodeTwin(it)
 		if err != nil {
 			return nil, err
 		}
-		page.Twins = append(page.Twins, *tw)
+		out.Twins = append(out.Twins, *tw)
 	}
-	return page, nil
+	return out, nil
 }
 
 // InvokeDeviceMethod calls a direct method on a device. A method is never

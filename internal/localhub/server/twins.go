@@ -135,10 +135,12 @@ type queryIn struct {
 	Query string `json:"query"`
 }
 
-// queryTwins answers one page of a twin query: a bare JSON array with
-// x-ms-item-type, and x-ms-continuation only when more pages follow (the
-// Node SDK loops for ever on an empty one). The page size comes from
-// x-ms-max-item-count; the hub clamps it.
+// queryTwins answers one page of a query in IoT Hub's query language: a
+// bare JSON array with x-ms-item-type ("twin" for SELECT *, "raw" for
+// projections and aggregates, "deviceJob" for devices.jobs), and
+// x-ms-continuation only when more pages follow (the Node SDK loops for
+// ever on an empty one). The page size comes from x-ms-max-item-count; the
+// hub clamps it.
 func (s *Server) queryTwins(w http.ResponseWriter, r *http.Request, _ params) error {
 	var in queryIn
 	if err := decodeBody(w, r, MaxBodyBytes, `a query ({"query": "SELECT …"})`, &in); err != nil {
@@ -155,19 +157,19 @@ func (s *Server) queryTwins(w http.ResponseWriter, r *http.Request, _ params) er
 		}
 		opts.PageSize = n
 	}
-	page, err := s.hub.QueryTwins(r.Context(), in.Query, opts)
+	page, err := s.hub.Query(r.Context(), in.Query, opts)
 	if err != nil {
 		return err
 	}
-	twins := page.Twins
-	if twins == nil {
-		twins = []hub.Twin{}
+	items := page.Items
+	if items == nil {
+		items = []json.RawMessage{}
 	}
-	w.Header().Set("x-ms-item-type", "twin")
+	w.Header().Set("x-ms-item-type", page.ItemType)
 	if page.Continuation != "" {
 		w.Header().Set("x-ms-continuation", page.Continuation)
 	}
-	writeJSON(w, http.StatusOK, twins)
+	writeJSON(w, http.StatusOK, items)
 	return nil
 }
 
