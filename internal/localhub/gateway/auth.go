@@ -237,11 +237,13 @@ func (g *Gateway) checkToken(id identity, auth *hub.AuthenticationMechanism, pas
 // the certificate's SHA-1 or SHA-256 thumbprint, a certificateAuthority one
 // by a chain to Options.ClientCAs and a common name equal to its client ID.
 func (g *Gateway) checkCertificate(id identity, auth *hub.AuthenticationMechanism, conn net.Conn) (*credential, *refusal) {
-	tc, ok := conn.(*tls.Conn)
-	if !ok {
-		return nil, refuse(refuseNotAuth, "%s sent no password and the connection has no TLS client certificate", id)
+	var certs []*x509.Certificate
+	switch c := conn.(type) {
+	case *tls.Conn:
+		certs = c.ConnectionState().PeerCertificates
+	case interface{ PeerCertificates() []*x509.Certificate }: // MQTT over WebSocket
+		certs = c.PeerCertificates()
 	}
-	certs := tc.ConnectionState().PeerCertificates
 	if len(certs) == 0 {
 		return nil, refuse(refuseNotAuth, "%s sent neither a password nor a client certificate", id)
 	}

@@ -87,21 +87,24 @@ type Gateway struct {
 	// write to the hub with, so that shutdown still records disconnections.
 	baseCtx context.Context
 
+	// mu guards the fields up to stateMu.
 	mu       sync.Mutex
 	started  bool
 	addr     net.Addr
+	server   *mqtt.Server          // set by Run
+	listener *listener             // set by Run
 	stopping chan struct{}         // closed when Run begins to shut down
 	conns    map[net.Conn]*session // every authenticated connection
 	current  map[string]*session   // the live session of each identity, by client ID
 	changed  chan struct{}         // closed and replaced when current or a subscription changes
 	calls    map[string]*call      // direct methods awaiting their answer, by $rid
 	c2d      map[string]*c2dQueue  // cloud-to-device messages, by device ID
-	stateMu  sync.Mutex            // orders connection-state writes as current changes
-	rid      atomic.Uint64         // last $rid handed out
-	mid      atomic.Uint64         // last generated C2D message ID
-	events   eventHub              // device-to-cloud subscribers
-	writers  sync.WaitGroup        // session writers
-	server   *mqtt.Server          // set by Run
+
+	stateMu sync.Mutex     // orders connection-state writes as current changes
+	rid     atomic.Uint64  // last $rid handed out
+	mid     atomic.Uint64  // last generated C2D message ID
+	events  eventHub       // device-to-cloud subscribers
+	writers sync.WaitGroup // session writers
 }
 
 // New returns a gateway for h. It does not listen until Run.
@@ -187,7 +190,7 @@ func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
 	caps.TopicAliasMaximum = 0
 	server := mqtt.New(&mqtt.Options{
 		Capabilities:           caps,
-		Logger:                 g.log.With("component", "mqtt"),
+		Logger:                 slog.New(brokerLog{g.log.Handler()}).With("component", "mqtt"),
 		SysTopicResendInterval: 24 * 60 * 60, // $SYS topics are never readable
 	})
 	if err := server.AddHook(&hooks{g: g}, nil); err != nil {
@@ -200,7 +203,7 @@ func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("gateway: %w", err)
 	}
 	g.mu.Lock()
-	g.server = server
+	g.server, g.listener = server, l
 	g.mu.Unlock()
 
 	stopWatch := g.h.WatchDesired(g.desiredChanged)
@@ -227,6 +230,34 @@ func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
 	g.log.Info("device endpoint stopped")
 	return nil
 }
+
+// brokerLog demotes what the broker itself logs below errors to debug:
+// its lines are about its own machinery (hooks added, a packet refused),
+// and the gateway logs what matters to the hub's operator, in IoT Hub's
+// terms.
+type brokerLog struct{ slog.Handler }
+
+func demote(l slog.Level) slog.Level {
+	if l < slog.LevelError {
+		return slog.LevelDebug
+	}
+	return l
+}
+
+func (h brokerLog) Enabled(ctx context.Context, l slog.Level) bool {
+	return h.Handler.Enabled(ctx, demote(l))
+}
+
+func (h brokerLog) Handle(ctx context.Context, r slog.Record) error {
+	r.Level = demote(r.Level)
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h brokerLog) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return brokerLog{h.Handler.WithAttrs(attrs)}
+}
+
+func (h brokerLog) WithGroup(name string) slog.Handler { return brokerLog{h.Handler.WithGroup(name)} }
 
 // sessionOf returns the session of an authenticated connection, or nil.
 func (g *Gateway) sessionOf(cl *mqtt.Client) *session {

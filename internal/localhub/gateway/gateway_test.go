@@ -795,3 +795,53 @@ func mustListen(t testing.TB) net.Listener {
 	}
 	return ln
 }
+
+// When the hub goes away and comes back (without the sessions it kept in
+// memory), the device client reconnects by itself and makes its
+// subscriptions again.
+func TestDeviceReconnectsAfterRestart(t *testing.T) {
+	e := start(t)
+	ctx := context.Background()
+	d := e.createDevice(t, "dev", nil)
+	back := make(chan struct{}, 1)
+	cfg := e.deviceConfig("dev", d.Authentication.SymmetricKey.PrimaryKey)
+	cfg.OnConnectionChange = func(connected bool, _ error) {
+		if connected {
+			select {
+			case back <- struct{}{}:
+			default:
+			}
+		}
+	}
+	c := e.mustConnect(t, cfg)
+	if err := c.OnMethod(ctx, func(string, []byte) (int, []byte) { return 200, []byte(`"again"`) }); err != nil {
+		t.Fatal(err)
+	}
+	e.stop()
+
+	g2, err := New(e.h, Options{HostName: "localhost", TLS: &tls.Config{Certificates: []tls.Certificate{e.pki.server}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", e.addr)
+	if err != nil {
+		t.Skipf("cannot listen on %s again: %v", e.addr, err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- g2.Run(runCtx, ln) }()
+	defer func() {
+		c.Close()
+		cancel()
+		<-done
+	}()
+	select {
+	case <-back:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the device did not reconnect")
+	}
+	res, err := e.h.InvokeDeviceMethod(ctx, "dev", hub.MethodRequest{MethodName: "m", ConnectTimeoutInSeconds: 30})
+	if err != nil || string(res.Payload) != `"again"` {
+		t.Errorf("method after the restart: %+v, %v", res, err)
+	}
+}

@@ -21,12 +21,13 @@ type listener struct {
 	connectTimeout time.Duration
 	ended          func(net.Conn) // told after a connection has ended
 
-	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
-	closed bool
-	stop   chan struct{} // closed by Close
-	wg     sync.WaitGroup
-	served chan struct{} // closed when Serve returns
+	mu        sync.Mutex
+	conns     map[net.Conn]struct{}
+	closed    bool
+	establish listeners.EstablishFn // set by Serve
+	stop      chan struct{}         // closed by Close
+	wg        sync.WaitGroup
+	served    chan struct{} // closed when Serve returns
 }
 
 var _ listeners.Listener = (*listener)(nil)
@@ -45,6 +46,9 @@ func (l *listener) Protocol() string        { return l.ln.Addr().Network() }
 // than closing (out of file descriptors, say) are retried with a backoff.
 func (l *listener) Serve(establish listeners.EstablishFn) {
 	defer close(l.served)
+	l.mu.Lock()
+	l.establish = establish
+	l.mu.Unlock()
 	var backoff time.Duration
 	for {
 		c, err := l.ln.Accept()
@@ -85,6 +89,32 @@ func (l *listener) handle(establish listeners.EstablishFn, c net.Conn) {
 	l.mu.Lock()
 	delete(l.conns, c)
 	l.mu.Unlock()
+}
+
+// accepting reports whether the listener serves connections.
+func (l *listener) accepting() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.establish != nil && !l.closed
+}
+
+// adopt serves a connection accepted elsewhere (a WebSocket upgraded by an
+// HTTP server) on the caller's goroutine, as one of its own: it returns
+// when the connection has ended, and Close ends it. It reports false,
+// without serving, when the listener is not serving.
+func (l *listener) adopt(c net.Conn) bool {
+	l.mu.Lock()
+	if l.establish == nil || l.closed {
+		l.mu.Unlock()
+		return false
+	}
+	establish := l.establish
+	l.conns[c] = struct{}{}
+	l.wg.Add(1)
+	l.mu.Unlock()
+	_ = c.SetDeadline(time.Now().Add(l.connectTimeout))
+	l.handle(establish, c)
+	return true
 }
 
 // Close stops accepting, has the broker disconnect its clients and closes
