@@ -77,17 +77,24 @@ func runApply(ctx context.Context, s *streams, o applyOptions) error {
 	if err != nil {
 		return err
 	}
-	var lc loadedConfig
-	if saved == nil {
-		if lc, err = loadConfigWith(s, o.configInput, prior, hubHost); err != nil {
-			return err
-		}
-		// Outputs are evaluated again after apply with the same values,
-		// without asking twice.
-		o.configInput = configInput{vars: lc.vars}
+	// A saved plan still needs the configuration: for the hub to apply it
+	// to, and for the outputs.
+	lc, err := loadConfigWith(s, o.configInput, prior)
+	if err != nil {
+		return err
+	}
+	// Outputs are evaluated again after apply with the same values,
+	// without asking twice.
+	o.configInput = configInput{vars: lc.vars}
+	name, _, err := hubOf(lc.cfg)
+	if err != nil {
+		return err
 	}
 
 	p := saved
+	if p != nil && p.Hub != name {
+		return fmt.Errorf("saved plan is for %s, but the configuration now manages %s; run \"iotplan plan\" again", p.Hub, name)
+	}
 	if p != nil {
 		// Serial 0 is a state never saved, whose lineage is not yet fixed.
 		if p.Serial != prior.Serial || p.Serial != 0 && p.Lineage != prior.Lineage {
@@ -115,7 +122,7 @@ func runApply(ctx context.Context, s *streams, o applyOptions) error {
 		fmt.Fprintln(s.Out, "No changes. The fleet matches the configuration.")
 		return nil
 	}
-	return execute(ctx, s, ls, prior, p, o)
+	return execute(ctx, s, ls, lc, prior, p, o)
 }
 
 // confirm asks for "yes" on a terminal; without one it refuses, as apply must
@@ -137,8 +144,8 @@ func confirm(s *streams, destroy bool) error {
 	return nil
 }
 
-func execute(ctx context.Context, s *streams, ls *lockedState, prior *state.State, p *plan.Plan, o applyOptions) error {
-	h, err := openHub(false)
+func execute(ctx context.Context, s *streams, ls *lockedState, lc loadedConfig, prior *state.State, p *plan.Plan, o applyOptions) error {
+	h, err := openFleetHub(lc.cfg, false)
 	if err != nil {
 		return err
 	}

@@ -19,7 +19,7 @@ first and deletes them last.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			in.input = false
-			lc, err := loadConfigWith(s, in, nil, hubHost)
+			lc, err := loadConfigWith(s, in, nil)
 			if err != nil {
 				return err
 			}

@@ -85,7 +85,7 @@ func runImport(ctx context.Context, s *streams, o importOptions, address, id str
 	if prior.Resources[addr.String()] != nil {
 		return fmt.Errorf("%s is already managed (device %q); remove it from the state first (iotplan state rm) to import another", addr, prior.Resources[addr.String()].HubID())
 	}
-	lc, err := loadConfigWith(s, o.configInput, prior, hubHost)
+	lc, err := loadConfigWith(s, o.configInput, prior)
 	if err != nil {
 		return err
 	}
@@ -102,12 +102,12 @@ func runImport(ctx context.Context, s *streams, o importOptions, address, id str
 	}
 	cfg := *lc.cfg
 	cfg.Imports = []*config.Import{im}
-	h, err := openHub(false)
+	h, err := openFleetHub(lc.cfg, false)
 	if err != nil {
 		return err
 	}
 	defer h.Close()
-	actual, err := plan.Refresh(ctx, h, 1000)
+	actual, err := plan.Refresh(ctx, h, h.pageSize)
 	if err != nil {
 		return err
 	}
@@ -167,11 +167,11 @@ func runImportQuery(ctx context.Context, s *streams, o importOptions) error {
 	if err != nil {
 		return err
 	}
-	lc, err := loadConfigWith(s, o.configInput, prior, hubHost)
+	lc, err := loadConfigWith(s, o.configInput, prior)
 	if err != nil {
 		return err
 	}
-	h, err := openHub(false)
+	h, err := openFleetHub(lc.cfg, false)
 	if err != nil {
 		return err
 	}
@@ -182,7 +182,7 @@ func runImportQuery(ctx context.Context, s *streams, o importOptions) error {
 		managed[r.HubID()] = true
 	}
 	var twins []importedTwin
-	opts := hub.QueryOptions{PageSize: hub.MaxQueryPageSize}
+	opts := hub.QueryOptions{PageSize: h.pageSize}
 	for {
 		page, err := h.QueryTwins(ctx, o.query, opts)
 		if err != nil {
@@ -217,7 +217,7 @@ func runImportQuery(ctx context.Context, s *streams, o importOptions) error {
 	}
 	// The configuration with the new file must declare exactly what is
 	// imported; otherwise the file is removed and nothing is recorded.
-	full, err := loadConfigWith(s, o.configInput, prior, hubHost)
+	full, err := loadConfigWith(s, o.configInput, prior)
 	if err != nil {
 		os.Remove(o.generateOut)
 		return fmt.Errorf("the generated configuration does not load; %s was not kept", o.generateOut)
@@ -237,7 +237,7 @@ func runImportQuery(ctx context.Context, s *streams, o importOptions) error {
 			targets = append(targets, addr)
 		}
 	}
-	actual, err := plan.Refresh(ctx, h, 1000)
+	actual, err := plan.Refresh(ctx, h, h.pageSize)
 	if err != nil {
 		os.Remove(o.generateOut)
 		return err

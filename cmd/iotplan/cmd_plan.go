@@ -109,7 +109,7 @@ func runPlan(ctx context.Context, s *streams, o planOptions) error {
 	if err != nil {
 		return err
 	}
-	lc, err := loadConfigWith(s, o.configInput, prior, hubHost)
+	lc, err := loadConfigWith(s, o.configInput, prior)
 	if err != nil {
 		return err
 	}
@@ -142,20 +142,24 @@ func runPlan(ctx context.Context, s *streams, o planOptions) error {
 // Progress goes to the output unless quiet.
 func makePlan(ctx context.Context, s *streams, lc loadedConfig, prior *state.State, o planning, talk bool) (*plan.Plan, error) {
 	var actual *plan.Actual
+	name, _, err := hubOf(lc.cfg)
+	if err != nil {
+		return nil, err
+	}
 	if o.refresh {
-		h, err := openHub(true)
+		h, err := openFleetHub(lc.cfg, true)
 		if err != nil {
 			return nil, err
 		}
 		defer h.Close()
 		t0 := time.Now()
-		actual, err = plan.Refresh(ctx, h, 1000)
+		actual, err = plan.Refresh(ctx, h, h.pageSize)
 		if err != nil {
 			return nil, err
 		}
 		if talk {
-			fmt.Fprintf(s.Out, "Reading hub state: embedded hub %s (%s %s, %s %s, %s %s)… done in %.1fs\n\n",
-				hubFile, render.Count(len(actual.Devices)), plural(len(actual.Devices), "device", "devices"),
+			fmt.Fprintf(s.Out, "Reading hub state: %s (%s %s, %s %s, %s %s)… done in %.1fs\n\n",
+				h.name, render.Count(len(actual.Devices)), plural(len(actual.Devices), "device", "devices"),
 				render.Count(len(actual.Modules)), plural(len(actual.Modules), "module", "modules"),
 				render.Count(actual.Pages), plural(actual.Pages, "page", "pages"), time.Since(t0).Seconds())
 		}
@@ -163,6 +167,7 @@ func makePlan(ctx context.Context, s *streams, lc loadedConfig, prior *state.Sta
 		actual = plan.ActualFromState(prior)
 	}
 	p, diags := plan.Diff(lc.cfg, prior, actual, plan.Options{Destroy: o.destroy, RefreshOnly: o.refreshOnly, Targets: o.targets, Replace: o.replace})
+	p.Hub = name
 	if diags.HasErrors() {
 		printDiags(s, lc.files, diags)
 		return nil, exitCode(1)

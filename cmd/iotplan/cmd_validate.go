@@ -28,7 +28,7 @@ func newValidateCmd(s *streams) *cobra.Command {
 				}
 				return nil
 			}
-			lc, err := loadConfigWith(s, in, nil, "")
+			lc, err := loadConfigWith(s, in, nil)
 			if err != nil {
 				return err
 			}

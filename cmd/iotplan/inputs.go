@@ -116,9 +116,13 @@ func configAuthName(t string) string {
 // variables without a value are asked for on a terminal (unless
 // in.input is false); diagnostics are printed, and a configuration with
 // errors returns exitCode(1).
-func loadConfigWith(s *streams, in configInput, prior *state.State, host string) (loadedConfig, error) {
+//
+// Connection strings in the configuration carry the host name of the hub it
+// manages: when that is not the embedded hub, the configuration is
+// evaluated a second time with it.
+func loadConfigWith(s *streams, in configInput, prior *state.State) (loadedConfig, error) {
 	l := config.NewLoader(os.DirFS("."))
-	opts := config.LoadOptions{Vars: in.vars, Env: environ(), Known: knownFrom(prior, host)}
+	opts := config.LoadOptions{Vars: in.vars, Env: environ(), Known: knownFrom(prior, hubHost)}
 	cfg, diags := l.LoadWith(opts)
 	if missing := l.MissingVariables(); len(missing) > 0 && in.input && s.InTTY {
 		r := bufio.NewReader(s.In)
@@ -146,6 +150,12 @@ func loadConfigWith(s *streams, in configInput, prior *state.State, host string)
 			opts.Vars = append(opts.Vars, config.VarOption{Name: m.Name, Value: strings.TrimRight(line, "\r\n")})
 		}
 		cfg, diags = l.LoadWith(opts)
+	}
+	if !diags.HasErrors() && cfg.Hub != nil && prior != nil {
+		if _, host, err := hubOf(cfg); err == nil && host != hubHost {
+			opts.Known = knownFrom(prior, host)
+			cfg, diags = l.LoadWith(opts)
+		}
 	}
 	printDiags(s, l.Files(), diags)
 	if diags.HasErrors() {

@@ -17,7 +17,7 @@ import (
 // apply left.
 func evalOutputs(s *streams, in configInput, st *state.State) (map[string]*state.Output, error) {
 	quiet := &streams{In: s.In, Out: s.Out, Err: &discard{}}
-	lc, err := loadConfigWith(quiet, in, st, hubHost)
+	lc, err := loadConfigWith(quiet, in, st)
 	if err != nil {
 		return nil, fmt.Errorf("the configuration does not load")
 	}

@@ -6,8 +6,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,6 +19,7 @@ import (
 
 	"github.com/iotplan/iotplan/internal/hub"
 	"github.com/iotplan/iotplan/internal/localhub"
+	"github.com/iotplan/iotplan/internal/localhub/server"
 	"github.com/iotplan/iotplan/internal/state"
 )
 
@@ -40,7 +44,7 @@ func TestScripts(t *testing.T) {
 					_ = l.unlock()
 				}
 			})
-			return nil
+			return startRemoteHub(env)
 		},
 		Cmds: map[string]func(*testscript.TestScript, bool, []string){
 			"hub":          cmdHub,
@@ -56,6 +60,8 @@ func TestScripts(t *testing.T) {
 // cmdHub inspects and changes the embedded hub of the script's working
 // folder from outside iotplan, as another writer would:
 //
+// With -remote first, it works on the hub the script's REST server serves.
+//
 //	hub count N                 the hub holds N devices
 //	hub device-exists ID        the device exists (negate with !)
 //	hub twin ID                 print {"tags":…,"desired":…} of the twin
@@ -65,11 +71,19 @@ func TestScripts(t *testing.T) {
 //	hub seed PREFIX N           register N devices with tags and desired
 func cmdHub(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) < 1 {
-		ts.Fatalf("usage: hub count|device-exists|twin|patch-twin|create|delete ...")
+		ts.Fatalf("usage: hub [-remote] count|device-exists|twin|patch-twin|create|delete|seed ...")
 	}
-	h, err := localhub.Open(ts.MkAbs(hubFile), localhub.Options{})
-	ts.Check(err)
-	defer h.Close()
+	var h *localhub.Hub
+	if args[0] == "-remote" {
+		// The hub the script's REST server serves (REMOTE_HUB_CS).
+		h = ts.Value(remoteKey{}).(*localhub.Hub)
+		args = args[1:]
+	} else {
+		var err error
+		h, err = localhub.Open(ts.MkAbs(hubFile), localhub.Options{})
+		ts.Check(err)
+		defer h.Close()
+	}
 	ctx := context.Background()
 	need := func(n int) {
 		if len(args) != n+1 {
@@ -246,4 +260,37 @@ func cmdNoSecrets(ts *testscript.TestScript, neg bool, args []string) {
 			}
 		}
 	}
+}
+
+type remoteKey struct{}
+
+// startRemoteHub serves a local hub of its own over the service REST API on
+// a loopback port for the script, as "iotplan hub serve --insecure" does,
+// and gives scripts its owner connection string in REMOTE_HUB_CS.
+func startRemoteHub(env *testscript.Env) error {
+	h, err := localhub.Open(filepath.Join(env.WorkDir, "..", filepath.Base(env.WorkDir)+"-served.db"), localhub.Options{})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		h.Close()
+		return err
+	}
+	host := ln.Addr().String()
+	srv := &http.Server{Handler: server.New(h, server.Options{HostName: host})}
+	go srv.Serve(ln)
+	env.Defer(func() {
+		srv.Close()
+		h.Close()
+	})
+	policies, err := h.Policies(context.Background())
+	if err != nil {
+		return err
+	}
+	owner := hub.FindPolicy(policies, "iothubowner")
+	env.Setenv("REMOTE_HUB_CS", "HostName="+host+";SharedAccessKeyName=iothubowner;SharedAccessKey="+owner.PrimaryKey)
+	env.Setenv("REMOTE_HUB_HOST", host)
+	env.Values[remoteKey{}] = h
+	return nil
 }

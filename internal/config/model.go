@@ -219,8 +219,15 @@ type HubSettings struct {
 	ConnectionString string
 	Tier             string // F1, B1, B2, B3, S1, S2 or S3; S1 when not set
 	Units            int    // at least 1; 1 when not set
-	DeclRange        hcl.Range
-	Ranges           map[string]hcl.Range
+	// CAFile is a PEM file of CA certificates to trust for the hub's TLS
+	// certificate, such as the .iotplan/ca.pem of `iotplan hub serve`; ""
+	// trusts the system's.
+	CAFile string
+	// Insecure speaks plain HTTP to the hub: only `iotplan hub serve
+	// --insecure` answers it.
+	Insecure  bool
+	DeclRange hcl.Range
+	Ranges    map[string]hcl.Range
 }
 
 // Backend is the backend block of the iotplan block: where state lives.

@@ -37,6 +37,8 @@ var hubSchema = &hcl.BodySchema{
 		{Name: "connection_string", Required: true},
 		{Name: "tier"},
 		{Name: "units"},
+		{Name: "ca_file"},
+		{Name: "insecure"},
 	},
 }
 
@@ -123,6 +125,16 @@ func (r *run) decodeHub(blocks []*hubBlock) *HubSettings {
 			default:
 				h.Units = n
 			}
+		}
+	}
+	if a := content.Attributes["ca_file"]; a != nil {
+		if s, _, ok := r.evalString(a, ctx, 0, false); ok {
+			h.CAFile = s
+		}
+	}
+	if a := content.Attributes["insecure"]; a != nil {
+		if b, _, ok := r.evalBool(a, ctx, 0); ok {
+			h.Insecure = b
 		}
 	}
 	return h

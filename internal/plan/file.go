@@ -21,6 +21,7 @@ type planFileV1 struct {
 	FormatVersion int            `json:"plan_format_version"`
 	Lineage       string         `json:"lineage"`
 	Serial        uint64         `json:"serial"`
+	Hub           string         `json:"hub,omitempty"`
 	Destroy       bool           `json:"destroy,omitempty"`
 	RefreshOnly   bool           `json:"refresh_only,omitempty"`
 	Unchanged     int            `json:"unchanged"`
@@ -86,7 +87,7 @@ type attrFileV1 struct {
 
 // WriteFile writes p as a saved plan. Secrets are never part of a plan.
 func WriteFile(w io.Writer, p *Plan) error {
-	f := planFileV1{FormatVersion: planFileVersion, Lineage: p.Lineage, Serial: p.Serial, Destroy: p.Destroy, RefreshOnly: p.RefreshOnly, Unchanged: p.Unchanged,
+	f := planFileV1{FormatVersion: planFileVersion, Lineage: p.Lineage, Serial: p.Serial, Hub: p.Hub, Destroy: p.Destroy, RefreshOnly: p.RefreshOnly, Unchanged: p.Unchanged,
 		Changes: make([]changeFileV1, 0, len(p.Changes))}
 	for _, c := range p.Changes {
 		cf := changeFileV1{Addr: c.Addr, Type: c.Type, Action: c.Action.String(), Before: resourceToFile(c.Before), After: resourceToFile(c.After),
@@ -126,7 +127,7 @@ func ReadFile(r io.Reader) (*Plan, error) {
 	if err := dec.Decode(&f); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNotPlanFile, err)
 	}
-	p := &Plan{Lineage: f.Lineage, Serial: f.Serial, Destroy: f.Destroy, RefreshOnly: f.RefreshOnly, Unchanged: f.Unchanged}
+	p := &Plan{Lineage: f.Lineage, Serial: f.Serial, Hub: f.Hub, Destroy: f.Destroy, RefreshOnly: f.RefreshOnly, Unchanged: f.Unchanged}
 	for i, cf := range f.Changes {
 		act, err := ParseAction(cf.Action)
 		if err != nil {

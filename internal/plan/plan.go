@@ -13,6 +13,9 @@ type Plan struct {
 	// Lineage and Serial identify the state the plan was made against.
 	Lineage string
 	Serial  uint64
+	// Hub names the hub the plan was made for ("embedded hub …" or
+	// "hub HOST"); a saved plan is applied only to that hub.
+	Hub string
 	// Destroy is true for a plan made by `iotplan destroy`.
 	Destroy bool
 	// RefreshOnly is true for a plan that changes nothing on the hub: its
