@@ -498,6 +498,9 @@ func (o *simulateOptions) message(name string, n int) ([]byte, map[string]string
 // reboot does what the device management tutorial's device does on a
 // reboot method: report the time, then disconnect and connect again.
 func (o *simulateOptions) reboot(ctx context.Context, c *device.Client, out *simPrinter, name string) error {
+	if err := c.Flush(ctx); err != nil { // the method's answer goes out first
+		return err
+	}
 	now := time.Now().UTC().Format(time.RFC3339)
 	patch := map[string]any{"iothubDM": map[string]any{"reboot": map[string]any{"lastReboot": now}}}
 	if _, err := c.UpdateReported(ctx, patch); err != nil {

@@ -70,7 +70,11 @@ type Config struct {
 // Client is a connected device or module. Its methods are safe for
 // concurrent use. The callbacks given to OnDesired, OnMethod and OnC2D run
 // one at a time, in the order their messages arrived, on a goroutine of the
-// client; they must not call Close.
+// client; they may use the twin and send events, but must not call Close,
+// Reconnect or Flush.
+//
+// Requests (Twin, UpdateReported, SendEvent) have no timeout of their own,
+// as in the SDKs: give them a ctx with a deadline.
 type Client struct {
 	cfg      Config
 	hostName string
@@ -416,6 +420,31 @@ func (c *Client) resubscribe() {
 		ctx, cancel := context.WithTimeout(c.ctx, 30*time.Second)
 		_ = wait(ctx, c.pc.Subscribe(f, s.qos, s.handler))
 		cancel()
+	}
+}
+
+// ErrClosed is the error of a call on a closed client.
+var ErrClosed = errors.New("device client closed")
+
+// Flush waits until the callbacks of the messages received so far have run
+// and their answers (method responses) have been sent: a device that
+// restarts after answering a method calls it before Reconnect.
+func (c *Client) Flush(ctx context.Context) error {
+	done := make(chan struct{})
+	select {
+	case c.inbox <- func() { close(done) }:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.ctx.Done():
+		return ErrClosed
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.ctx.Done():
+		return ErrClosed
 	}
 }
 

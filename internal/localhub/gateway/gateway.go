@@ -87,19 +87,19 @@ type Gateway struct {
 	// write to the hub with, so that shutdown still records disconnections.
 	baseCtx context.Context
 
-	// mu guards the fields up to stateMu.
+	// mu guards the fields up to the blank line.
 	mu       sync.Mutex
 	started  bool
 	addr     net.Addr
-	server   *mqtt.Server          // set by Run
-	listener *listener             // set by Run
-	stopping chan struct{}         // closed when Run begins to shut down
-	conns    map[net.Conn]*session // every authenticated connection
-	current  map[string]*session   // the live session of each identity, by client ID
-	changed  chan struct{}         // closed and replaced when current or a subscription changes
-	calls    map[string]*call      // direct methods awaiting their answer, by $rid
-	c2d      map[string]*c2dQueue  // cloud-to-device messages, by device ID
+	server   *mqtt.Server         // set by Run
+	listener *listener            // set by Run
+	stopping chan struct{}        // closed when Run begins to shut down
+	current  map[string]*session  // the live session of each identity, by client ID
+	changed  chan struct{}        // closed and replaced when current or a subscription changes
+	calls    map[string]*call     // direct methods awaiting their answer, by $rid
+	c2d      map[string]*c2dQueue // cloud-to-device messages, by device ID
 
+	conns   sync.Map       // net.Conn → *session: every authenticated connection
 	stateMu sync.Mutex     // orders connection-state writes as current changes
 	rid     atomic.Uint64  // last $rid handed out
 	mid     atomic.Uint64  // last generated C2D message ID
@@ -138,7 +138,6 @@ func New(h *localhub.Hub, opts Options) (*Gateway, error) {
 	return &Gateway{
 		h: h, opts: opts, log: log, now: now, baseCtx: context.Background(),
 		stopping: make(chan struct{}),
-		conns:    map[net.Conn]*session{},
 		current:  map[string]*session{},
 		changed:  make(chan struct{}),
 		calls:    map[string]*call{},
@@ -261,16 +260,15 @@ func (h brokerLog) WithGroup(name string) slog.Handler { return brokerLog{h.Hand
 
 // sessionOf returns the session of an authenticated connection, or nil.
 func (g *Gateway) sessionOf(cl *mqtt.Client) *session {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.conns[cl.Net.Conn]
+	if s, ok := g.conns.Load(cl.Net.Conn); ok {
+		return s.(*session)
+	}
+	return nil
 }
 
 // connectionEnded forgets a connection once the broker is done with it.
 func (g *Gateway) connectionEnded(c net.Conn) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	delete(g.conns, c)
+	g.conns.Delete(c)
 }
 
 // broadcastLocked wakes everything waiting for a session or subscription

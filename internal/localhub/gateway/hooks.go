@@ -53,9 +53,7 @@ func (h *hooks) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	}
 	s := &session{g: g, cl: cl, id: cred.id, key: cred.id.clientID(), cred: cred, remote: cl.Net.Remote,
 		out: make(chan packets.Packet, outboxSize), done: make(chan struct{}), lastCheck: g.now()}
-	g.mu.Lock()
-	g.conns[cl.Net.Conn] = s
-	g.mu.Unlock()
+	g.conns.Store(cl.Net.Conn, s)
 	return nil
 }
 
