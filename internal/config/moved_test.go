@@ -98,8 +98,12 @@ hub {
 			src: `iotplan {
   backend "local" {}
 }
-hub { connection_string = "HostName=localhost:8443;SharedAccessKeyName=iothubowner;SharedAccessKey=` + keyA + `" }`,
-			wantHub:     &HubSettings{ConnectionString: "HostName=localhost:8443;SharedAccessKeyName=iothubowner;SharedAccessKey=" + keyA, Tier: "S1", Units: 1},
+hub {
+  connection_string = "HostName=localhost:8443;SharedAccessKeyName=iothubowner;SharedAccessKey=` + keyA + `"
+  ca_file           = ".iotplan/ca.pem"
+  insecure          = false
+}`,
+			wantHub:     &HubSettings{ConnectionString: "HostName=localhost:8443;SharedAccessKeyName=iothubowner;SharedAccessKey=" + keyA, Tier: "S1", Units: 1, CAFile: ".iotplan/ca.pem"},
 			wantBackend: &Backend{Type: "local", Path: "iotplan.state"},
 		},
 		"pg backend from a variable": {
