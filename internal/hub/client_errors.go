@@ -27,7 +27,10 @@ func parseError(status int, header http.Header, body []byte) *Error {
 	var top map[string]json.RawMessage
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) > 0 && trimmed[0] == '{' && json.Unmarshal(trimmed, &top) == nil {
-		msg, hasMsg := member(top, "Message")
+		msg, hasMsg := top["Message"]
+		if _, flat := member(top, "errorCode"); !hasMsg && !flat {
+			msg, hasMsg = member(top, "Message")
+		}
 		switch {
 		case hasMsg && isJSONObject(msg): // C
 			codeText, e.Message, e.TrackingID = flatError(msg)

@@ -108,7 +108,9 @@ func (c *Client) create(ctx context.Context, req *request, read func(context.Con
 		if b.used >= b.max {
 			return nil, err
 		}
-		if werr := c.sleep(ctx, c.backoff(b.used)); werr != nil {
+		wait := c.backoff(b.used)
+		c.log.Info("a create with an unknown outcome had not taken effect; retrying", "path", c.pathForLog(req.path), "attempt", b.used, "wait", wait, "err", err)
+		if werr := c.sleep(ctx, wait); werr != nil {
 			return nil, err
 		}
 	}
