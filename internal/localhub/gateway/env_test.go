@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"log/slog"
 	"math/big"
@@ -361,4 +362,9 @@ func wantCode(t testing.TB, err error, code hub.ErrorCode) {
 	if !errors.As(err, &he) || he.Code != code.Number {
 		t.Fatalf("error = %v, want %d %s", err, code.Number, code.Name)
 	}
+}
+
+// pemCert encodes a DER certificate as PEM.
+func pemCert(der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }
