@@ -35,7 +35,12 @@ func (v varFlag) Set(s string) error {
 		if s == "" {
 			return fmt.Errorf("-var-file needs a file name")
 		}
-		*v.opts = append(*v.opts, config.VarOption{File: s})
+		// Read here, so that files outside the working folder work too.
+		src, err := os.ReadFile(s)
+		if err != nil {
+			return fmt.Errorf("read variables file: %w", err)
+		}
+		*v.opts = append(*v.opts, config.VarOption{File: s, Src: src})
 		return nil
 	}
 	name, value, ok := strings.Cut(s, "=")
