@@ -68,6 +68,7 @@ func TestScripts(t *testing.T) {
 //	hub patch-twin ID JSON      merge a TwinPatch body into the twin
 //	hub create ID               register a device
 //	hub delete ID               delete a device
+//	hub key ID                  print the device's primary key
 //	hub seed PREFIX N           register N devices with tags and desired
 func cmdHub(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) < 1 {
@@ -134,6 +135,15 @@ func cmdHub(ts *testscript.TestScript, neg bool, args []string) {
 	case "delete":
 		need(1)
 		ts.Check(h.DeleteDevice(ctx, args[1], "*"))
+	case "key":
+		// hub key ID: the device's primary key, to compare across runs.
+		need(1)
+		d, err := h.Device(ctx, args[1])
+		ts.Check(err)
+		if d.Authentication == nil || d.Authentication.SymmetricKey == nil {
+			ts.Fatalf("device %s has no SAS keys", args[1])
+		}
+		fmt.Fprint(ts.Stdout(), d.Authentication.SymmetricKey.PrimaryKey)
 	case "seed":
 		// hub seed PREFIX N: N devices PREFIX-000... with tags and desired
 		// properties of one shape, as another tool would have made them.
