@@ -173,11 +173,14 @@ func (o *simulateOptions) check() error {
 
 // resolve finds the identities to simulate and their credentials.
 func (o *simulateOptions) resolve(ctx context.Context) ([]simDevice, error) {
-	tlsCfg, err := o.tlsConfig()
+	roots, err := o.rootCAs()
 	if err != nil {
 		return nil, err
 	}
-	base := device.Config{TLS: tlsCfg, Insecure: o.insecure}
+	base := device.Config{Insecure: o.insecure}
+	if roots != nil && !o.insecure {
+		base.TLS = &tls.Config{RootCAs: roots}
+	}
 
 	if o.deviceConnString != "" {
 		cs, err := hub.ParseConnectionString(o.deviceConnString)
@@ -203,7 +206,7 @@ func (o *simulateOptions) resolve(ctx context.Context) ([]simDevice, error) {
 		return []simDevice{{name: clientID(cs.DeviceID, cs.ModuleID), cfg: cfg}}, nil
 	}
 
-	lookup, hostName, closeLookup, err := o.keyLookup()
+	lookup, hostName, closeLookup, err := o.keyLookup(roots)
 	if err != nil {
 		return nil, err
 	}
@@ -238,7 +241,7 @@ func clientID(deviceID, moduleID string) string {
 
 // keyLookup chooses where keys come from: the REST API of the hub a
 // policy connection string names, or the embedded hub.
-func (o *simulateOptions) keyLookup() (deviceKeyLookup, string, func(), error) {
+func (o *simulateOptions) keyLookup(roots *x509.CertPool) (deviceKeyLookup, string, func(), error) {
 	login := o.login
 	if login == "" {
 		login = os.Getenv("IOTHUB_CONNECTION_STRING")
@@ -256,12 +259,6 @@ func (o *simulateOptions) keyLookup() (deviceKeyLookup, string, func(), error) {
 		cs, err := hub.ParseConnectionString(login)
 		if err != nil {
 			return nil, "", nil, fmt.Errorf("--login: %w", err)
-		}
-		var roots *x509.CertPool
-		if o.caFile != "" {
-			if roots, err = readCAFile(o.caFile, false); err != nil {
-				return nil, "", nil, err
-			}
 		}
 		c, err := hub.NewClient(cs, hub.ClientOptions{RootCAs: roots, Insecure: o.insecure})
 		if err != nil {
@@ -327,44 +324,37 @@ func (o *simulateOptions) dialAddress(hostName, gateway string) string {
 	return net.JoinHostPort(host, strconv.Itoa(o.mqttPort))
 }
 
-// tlsConfig trusts the system's CAs plus --ca-file, or the local hub's
-// .iotplan/ca.pem when there is one and no --ca-file.
-func (o *simulateOptions) tlsConfig() (*tls.Config, error) {
-	if o.insecure {
-		return nil, nil
-	}
-	if o.caFile != "" {
-		roots, err := readCAFile(o.caFile, true)
-		if err != nil {
-			return nil, err
-		}
-		return &tls.Config{RootCAs: roots}, nil
-	}
-	if _, err := os.Stat(localCAFile); err == nil {
-		roots, err := readCAFile(localCAFile, true)
-		if err != nil {
-			return nil, err
-		}
-		return &tls.Config{RootCAs: roots}, nil
+// rootCAs returns the CAs to trust for the hub's certificates: the
+// system's plus --ca-file, or plus the local hub's .iotplan/ca.pem when
+// there is one and no --ca-file; nil means the system's alone.
+func (o *simulateOptions) rootCAs() (*x509.CertPool, error) {
+	switch {
+	case o.caFile != "":
+		return readCAFile(o.caFile)
+	case fileExists(localCAFile):
+		return readCAFile(localCAFile)
 	}
 	return nil, nil
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // localCAFile is where `hub serve` keeps the CA of its certificates.
 const localCAFile = dataDir + "/ca.pem"
 
 // readCAFile reads a PEM file of CA certificates into a pool, on top of
-// the system's when withSystem.
-func readCAFile(path string, withSystem bool) (*x509.CertPool, error) {
+// the system's.
+func readCAFile(path string) (*x509.CertPool, error) {
 	pem, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read CA file: %w", err)
 	}
-	pool := x509.NewCertPool()
-	if withSystem {
-		if sys, err := x509.SystemCertPool(); err == nil {
-			pool = sys
-		}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
 	}
 	if !pool.AppendCertsFromPEM(pem) {
 		return nil, fmt.Errorf("read CA file %s: no PEM certificate in it", path)

@@ -24,6 +24,7 @@ import (
 	"github.com/iotplan/iotplan/internal/hub"
 	"github.com/iotplan/iotplan/internal/localhub"
 	"github.com/iotplan/iotplan/internal/localhub/gateway"
+	"github.com/iotplan/iotplan/internal/localhub/server"
 )
 
 // simEnv is a local hub with its device gateway on loopback (TLS with a CA
@@ -33,6 +34,7 @@ type simEnv struct {
 	g      *gateway.Gateway
 	addr   string
 	caFile string
+	server tls.Certificate // for localhost and 127.0.0.1
 }
 
 func startSimEnv(t *testing.T) *simEnv {
@@ -65,7 +67,7 @@ func startSimEnv(t *testing.T) *simEnv {
 		}
 		h.Close()
 	})
-	return &simEnv{h: h, g: g, addr: ln.Addr().String(), caFile: caFile}
+	return &simEnv{h: h, g: g, addr: ln.Addr().String(), caFile: caFile, server: server}
 }
 
 // testCertificates makes a CA (returned as PEM) and a server certificate
@@ -304,6 +306,50 @@ func TestDeviceSimulateDevices(t *testing.T) {
 	o.devices = 4 // fleet-4 does not exist
 	if err := runSimulate(context.Background(), &streams{Out: out, Err: out}, o); !errors.Is(err, hub.ErrNotFound) {
 		t.Errorf("a missing device: err = %v, want not found", err)
+	}
+}
+
+// With --login the key is looked up through the hub's REST API, here the
+// local hub's REST server on another port.
+func TestDeviceSimulateLogin(t *testing.T) {
+	e := startSimEnv(t)
+	ctx := context.Background()
+	e.createDevice(t, "rest-dev")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	restHost := "localhost:" + strings.TrimPrefix(ln.Addr().String(), "127.0.0.1:")
+	rest := server.New(e.h, server.Options{HostName: restHost, TLS: &tls.Config{Certificates: []tls.Certificate{e.server}}})
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- rest.Run(runCtx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("REST server: %v", err)
+		}
+	})
+	policies, err := e.h.Policies(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner := hub.FindPolicy(policies, "iothubowner")
+	o := e.options("rest-dev")
+	o.lookup = nil
+	o.login = "HostName=" + restHost + ";SharedAccessKeyName=iothubowner;SharedAccessKey=" + owner.PrimaryKey
+	o.msgCount = 1
+	out := newLines()
+	if err := runSimulate(ctx, &streams{Out: out, Err: out}, o); err != nil {
+		t.Fatal(err)
+	}
+	if want := "Connected as rest-dev to " + e.addr + ". Sending 1 message.\nSent 1 message.\n"; out.String() != want {
+		t.Errorf("output:\n%s\nwant:\n%s", out, want)
+	}
+
+	o.deviceID = "nobody"
+	if err := runSimulate(ctx, &streams{Out: out, Err: out}, o); !errors.Is(err, hub.ErrNotFound) {
+		t.Errorf("unknown device over REST: err = %v, want not found", err)
 	}
 }
 

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"crypto/x509"
 	"errors"
 	"io"
@@ -18,8 +19,9 @@ const WebSocketPath = "/$iothub/websocket"
 // hub's HTTPS server to serve at WebSocketPath. A request is upgraded to a
 // WebSocket with the sub-protocol "mqtt" and served as one device
 // connection, exactly as one from Run's listener; the handler returns when
-// the connection ends, and Run's shutdown ends it. While Run is not
-// running it answers 503. TLS is the HTTPS server's; X.509 devices present
+// the connection ends, which Run's shutdown and the end of the request's
+// context (the HTTP server shutting down) both bring about. While Run is
+// not running it answers 503. TLS is the HTTPS server's; X.509 devices present
 // their certificate to it.
 func (g *Gateway) WebSocketHandler() http.Handler {
 	up := websocket.Upgrader{
@@ -43,6 +45,8 @@ func (g *Gateway) WebSocketHandler() http.Handler {
 		if r.TLS != nil {
 			c.certs = r.TLS.PeerCertificates
 		}
+		stop := context.AfterFunc(r.Context(), func() { c.Close() })
+		defer stop()
 		if !l.adopt(c) {
 			c.Close()
 		}
