@@ -159,6 +159,19 @@ func (l *lines) waitFor(t *testing.T, want string) {
 	}
 }
 
+// nextEvent receives a device-to-cloud message. The deadline only turns a
+// hang into a failure.
+func nextEvent(t *testing.T, s *gateway.EventStream) gateway.Event {
+	t.Helper()
+	select {
+	case ev := <-s.C():
+		return ev
+	case <-time.After(10 * time.Second):
+		t.Fatal("no message arrived")
+		return gateway.Event{}
+	}
+}
+
 // simulateInBackground runs a simulation until the test stops it, as
 // Ctrl-C does; stop returns runSimulate's error.
 func simulateInBackground(t *testing.T, o simulateOptions) (out *lines, stop func() error) {
@@ -193,7 +206,7 @@ func TestDeviceSimulateMessages(t *testing.T) {
 		t.Errorf("output:\n%s\nwant:\n%s", got, want)
 	}
 	for n := 1; n <= 3; n++ {
-		ev := <-events.C()
+		ev := nextEvent(t, events)
 		var body struct {
 			DeviceID      string
 			MessageNumber int
@@ -292,7 +305,7 @@ func TestDeviceSimulateDevices(t *testing.T) {
 	}
 	perDevice := map[string]int{}
 	for range 6 {
-		perDevice[(<-events.C()).DeviceID]++
+		perDevice[nextEvent(t, events).DeviceID]++
 	}
 	for _, id := range []string{"fleet-1", "fleet-2", "fleet-3"} {
 		if perDevice[id] != 2 {

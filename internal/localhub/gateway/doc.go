@@ -12,6 +12,13 @@
 // device to another: every hub-to-device packet is written to one
 // connection.
 //
+// A Gateway serves MQTT over TLS (or plain TCP) on the listener given to
+// Run, and MQTT over WebSocket through WebSocketHandler, which the hub's
+// HTTPS server mounts at WebSocketPath. While Run runs, the gateway is the
+// hub's direct-method router and sends desired-property notifications;
+// SendC2D queues cloud-to-device messages and Events streams what devices
+// send.
+//
 // The gateway holds no data of its own beyond what is in flight. Identities,
 // keys and twins live in the localhub.Hub it serves; telemetry goes to
 // in-process subscribers (Events); cloud-to-device messages wait in memory

@@ -368,3 +368,18 @@ func wantCode(t testing.TB, err error, code hub.ErrorCode) {
 func pemCert(der []byte) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }
+
+// recv receives from ch. The deadline only turns a hang into a failure.
+func recv[T any](t testing.TB, ch <-chan T) T {
+	t.Helper()
+	select {
+	case v, ok := <-ch:
+		if !ok {
+			t.Fatal("channel closed")
+		}
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatal("nothing arrived")
+	}
+	panic("unreachable")
+}

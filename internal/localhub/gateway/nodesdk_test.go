@@ -126,7 +126,7 @@ func testNodeSDK(t *testing.T, node, dir string, ws bool) {
 	}
 	expect("reported")
 	expect("ready")
-	ev := <-events.C()
+	ev := recv(t, events.C())
 	if ev.DeviceID != "node-dev" || ev.System[PropContentType] != "application/json" || ev.Properties["alert level"] != "a&b=c" {
 		t.Errorf("Node's event: %+v", ev)
 	}
