@@ -96,6 +96,8 @@ Global options (before the command):
 		SilenceErrors: true,
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
+	hubCmd := newHubCmd(s)
+	addHubVerbs(hubCmd, s)
 	root.AddCommand(
 		newInitCmd(s),
 		newFmtCmd(s),
@@ -109,7 +111,7 @@ Global options (before the command):
 		newGraphCmd(s),
 		newForceUnlockCmd(s),
 		newStateCmd(s),
-		newHubCmd(s),
+		hubCmd,
 		newDeviceCmd(s),
 	)
 	return root
