@@ -9,5 +9,6 @@ func newHubCmd(s *streams) *cobra.Command {
 		Use:   "hub",
 		Short: "Serve the local hub, or work on a hub directly",
 	}
+	cmd.AddCommand(newHubServeCmd(s))
 	return cmd
 }
