@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -29,6 +30,9 @@ type Writer interface {
 	UpdateModule(ctx context.Context, m *hub.Module, ifMatch string) (*hub.Module, error)
 	DeleteModule(ctx context.Context, deviceID, moduleID, ifMatch string) error
 	PatchModuleTwin(ctx context.Context, deviceID, moduleID string, patch hub.TwinPatch, ifMatch string) (*hub.Twin, error)
+
+	BulkRegistry(ctx context.Context, entries []hub.ExportImportDevice) (*hub.BulkRegistryOperationResult, error)
+	QueryTwins(ctx context.Context, query string, opts hub.QueryOptions) (*hub.TwinPage, error)
 }
 
 // Hook hears about each change as apply works on it. Its methods are called
@@ -247,14 +251,11 @@ func (a *applier) batch(ctx context.Context, batch []*plan.Change, deleting bool
 	g.SetLimit(a.opts.Parallelism)
 	errs := make([]error, len(batch))
 	done := make([]bool, len(batch))
-	for i, c := range batch {
-		if a.stopped() || ctx.Err() != nil {
-			break
-		}
+	run := func(i int, c *plan.Change) {
 		if dep := a.failedDependency(c, deleting); dep != "" {
 			errs[i] = fmt.Errorf("%s: not attempted: %s failed", c.Addr, dep)
 			done[i] = true
-			continue
+			return
 		}
 		g.Go(func() error {
 			a.opts.Hook.Start(c, deleting)
@@ -268,6 +269,34 @@ func (a *applier) batch(ctx context.Context, batch []*plan.Change, deleting bool
 			return nil
 		})
 	}
+	// New devices go to the registry a hundred at a time, with their twins,
+	// in one bulk call each.
+	var bulk []int
+	flush := func() {
+		if len(bulk) == 0 {
+			return
+		}
+		idx := bulk
+		bulk = nil
+		g.Go(func() error {
+			a.bulkCreate(ctx, batch, idx, errs, done)
+			return nil
+		})
+	}
+	for i, c := range batch {
+		if a.stopped() || ctx.Err() != nil {
+			break
+		}
+		if !deleting && bulkCreatable(c) && a.failedDependency(c, deleting) == "" {
+			bulk = append(bulk, i)
+			if len(bulk) == hub.MaxBulkDevices {
+				flush()
+			}
+			continue
+		}
+		run(i, c)
+	}
+	flush()
 	_ = g.Wait() // goroutines report through errs
 	for i, c := range batch {
 		switch {
@@ -289,6 +318,101 @@ func (a *applier) batch(ctx context.Context, batch []*plan.Change, deleting bool
 		}
 	}
 	return errs
+}
+
+// bulkCreatable reports whether a change can go in a bulk create: a new
+// device whose creation needs nothing read first (a parent's scope).
+func bulkCreatable(c *plan.Change) bool {
+	return (c.Action == plan.Create || c.Action == plan.Replace) && c.After.Type == state.TypeDevice && c.After.Parent == ""
+}
+
+// bulkCreate creates the devices of batch[idx] in one bulk registry call,
+// twins included. SAS keys that the configuration does not give are made
+// here, as the hub would make them, so that the state holds them without
+// reading every device back.
+func (a *applier) bulkCreate(ctx context.Context, batch []*plan.Change, idx []int, errs []error, done []bool) {
+	t0 := time.Now()
+	entries := make([]hub.ExportImportDevice, len(idx))
+	res := make([]*state.Resource, len(idx))
+	for j, i := range idx {
+		c := batch[i]
+		a.opts.Hook.Start(c, false)
+		want := c.After
+		r := &state.Resource{Addr: c.Addr}
+		fromConfig(r, want)
+		auth := authFor(want)
+		if want.Auth == hub.AuthSAS && !want.ExplicitKeys {
+			auth.SymmetricKey = &hub.SymmetricKey{PrimaryKey: newKey(), SecondaryKey: newKey()}
+		}
+		if auth.SymmetricKey != nil {
+			r.PrimaryKey, r.SecondaryKey = auth.SymmetricKey.PrimaryKey, auth.SymmetricKey.SecondaryKey
+		}
+		r.Tags, r.Desired = want.Tags, want.Desired
+		e := hub.ExportImportDevice{ID: want.DeviceID, ImportMode: hub.ImportCreate, Status: want.Status, StatusReason: want.StatusReason,
+			Authentication: auth, Capabilities: &hub.DeviceCapabilities{IoTEdge: want.Edge}, Tags: want.Tags}
+		if len(want.Desired) > 0 {
+			e.Properties = &hub.PropertyContainer{Desired: want.Desired}
+		}
+		entries[j], res[j] = e, r
+	}
+	out, err := a.w.BulkRegistry(ctx, entries)
+	failed := map[string]error{}
+	if err == nil && out != nil {
+		for _, e := range out.Errors {
+			he := &hub.Error{StatusCode: 400, Name: e.ErrorCode, Message: e.ErrorStatus}
+			if code, ok := hub.LookupErrorName(e.ErrorCode); ok {
+				he.StatusCode, he.Code = code.Number/1000, code.Number
+			}
+			failed[e.DeviceID] = fmt.Errorf("create device %q: %w", e.DeviceID, he)
+		}
+	}
+	// The etags of what was created, read back with one query: a bulk call
+	// does not return them.
+	if err == nil {
+		ids := make([]string, 0, len(idx))
+		for _, i := range idx {
+			if _, bad := failed[batch[i].After.DeviceID]; !bad {
+				ids = append(ids, "'"+strings.ReplaceAll(batch[i].After.DeviceID, "'", "''")+"'")
+			}
+		}
+		etags := map[string]*hub.Twin{}
+		q := "SELECT * FROM devices WHERE deviceId IN [" + strings.Join(ids, ", ") + "]"
+		opts := hub.QueryOptions{PageSize: hub.MaxBulkDevices}
+		for len(ids) > 0 {
+			page, qerr := a.w.QueryTwins(ctx, q, opts)
+			if qerr != nil {
+				break // the etags are a convenience; the next refresh reads them
+			}
+			for k := range page.Twins {
+				etags[page.Twins[k].DeviceID] = &page.Twins[k]
+			}
+			if page.Continuation == "" {
+				break
+			}
+			opts.Continuation = page.Continuation
+		}
+		for j, i := range idx {
+			if t := etags[batch[i].After.DeviceID]; t != nil {
+				res[j].ETag, res[j].TwinETag = t.DeviceETag, t.ETag
+			}
+		}
+	}
+	for j, i := range idx {
+		c := batch[i]
+		cerr := err
+		if cerr != nil {
+			cerr = fmt.Errorf("create device %q: %w", c.After.DeviceID, cerr)
+		} else if ferr, ok := failed[c.After.DeviceID]; ok {
+			cerr = ferr
+		}
+		if cerr == nil {
+			a.st.Set(res[j])
+		} else {
+			errs[i] = fmt.Errorf("%s: %w", c.Addr, cerr)
+		}
+		done[i] = true
+		a.opts.Hook.Done(c, false, cerr, time.Since(t0))
+	}
 }
 
 // failedDependency returns a dependency of c whose change failed, or "".

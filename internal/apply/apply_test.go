@@ -68,7 +68,7 @@ func TestApplyConverges(t *testing.T) {
 		t.Fatalf("state holds %d resources, want 7", len(st.Resources))
 	}
 	r := st.Resources[`device.d["a"]`]
-	if r.PrimaryKey == "" || r.SecondaryKey == "" || r.GenerationID == "" || r.ETag == "" || r.TwinETag == "" {
+	if r.PrimaryKey == "" || r.SecondaryKey == "" || r.ETag == "" || r.TwinETag == "" {
 		t.Errorf("state resource lacks hub-assigned fields: %+v", r)
 	}
 	// Nothing left to do.
@@ -85,6 +85,10 @@ func TestApplyConverges(t *testing.T) {
 	tw, err := h.Twin(ctx, "dev-a")
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The keys in the state are the device's keys.
+	if d, err := h.Device(ctx, "dev-b"); err != nil || d.Authentication.SymmetricKey.PrimaryKey != st.Resources[`device.d["b"]`].PrimaryKey {
+		t.Errorf("state key of dev-b differs from the hub's (%v)", err)
 	}
 	if d := cmp.Diff(obj{"site": "paris", "owner": "ops"}, tw.Tags); d != "" {
 		t.Errorf("tags (-want +got):\n%s", d)
