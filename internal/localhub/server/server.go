@@ -123,6 +123,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) error {
+	if r.URL.Path == WebSocketPath {
+		return hub.Errorf(hub.CodeGenericNotFound, "this hub serves no MQTT over WebSocket: it runs without a device gateway")
+	}
 	if err := checkAPIVersion(r); err != nil {
 		return err
 	}

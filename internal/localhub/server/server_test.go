@@ -508,3 +508,21 @@ func TestLogs(t *testing.T) {
 		t.Errorf("log holds a secret: %s", log)
 	}
 }
+
+// TestWebSocketPath checks that MQTT over WebSocket goes to its handler
+// untouched (devices authenticate in MQTT, not with a service token), and
+// is 404 without one.
+func TestWebSocketPath(t *testing.T) {
+	f := newFixture(t)
+	wantError(t, f.do(req{method: "GET", path: WebSocketPath, auth: "-", apiVersion: "-"}), 404, hub.CodeGenericNotFound)
+
+	var seen *http.Request
+	f.s = New(f.h, Options{HostName: testHost, WebSocket: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = r
+		w.WriteHeader(http.StatusSwitchingProtocols)
+	})})
+	rec := f.do(req{method: "GET", path: WebSocketPath + "?iothub-no-client-cert=true", auth: "-", apiVersion: "-"})
+	if rec.Code != http.StatusSwitchingProtocols || seen == nil {
+		t.Errorf("WebSocket request answered %d by the REST server", rec.Code)
+	}
+}
