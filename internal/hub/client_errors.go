@@ -11,8 +11,12 @@ import (
 	"unicode/utf8"
 )
 
-// maxErrorMessage bounds the hub's message kept in an *Error.
-const maxErrorMessage = 1024
+// maxErrorMessage bounds the hub's message kept in an *Error, and
+// maxErrorName its error code's name.
+const (
+	maxErrorMessage = 1024
+	maxErrorName    = 100
+)
 
 // parseError reads an error answer into an *Error. It understands the
 // four bodies IoT Hub sends (reference §3.1): the message as a JSON string
@@ -63,6 +67,7 @@ func parseError(status int, header http.Header, body []byte) *Error {
 		e.Message = http.StatusText(status)
 	}
 	e.TrackingID = cleanMessage(e.TrackingID)
+	e.Name = cutText(cleanMessage(e.Name), maxErrorName)
 	return e
 }
 
@@ -185,13 +190,17 @@ func cleanMessage(s string) string {
 		}
 		return r
 	}, s)
-	s = strings.TrimSpace(s)
-	if len(s) > maxErrorMessage {
-		cut := maxErrorMessage
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "…"
+	return cutText(strings.TrimSpace(s), maxErrorMessage)
+}
+
+// cutText cuts s to at most n bytes, between runes, marking the cut.
+func cutText(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	return s
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }

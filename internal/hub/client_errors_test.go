@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -107,4 +109,37 @@ func TestParseErrorBounds(t *testing.T) {
 	if !errors.Is(got, ErrUnavailable) && got.StatusCode != 500 {
 		t.Errorf("status %d", got.StatusCode)
 	}
+}
+
+// FuzzParseError reads arbitrary error answers: never a panic, and always
+// an *Error with the HTTP status and a short, printable, valid UTF-8
+// message.
+func FuzzParseError(f *testing.F) {
+	for _, seed := range []string{
+		`{"Message":"ErrorCode:DeviceNotFound;x","ExceptionMessage":"Tracking ID:abc-G:0-TimeStamp:01/01/2026 00:00:00"}`,
+		`{"Message":"{\"errorCode\":404103,\"trackingId\":\"t\",\"message\":\"m\"}"}`,
+		`{"Message":{"errorCode":"404103","message":"m"}}`,
+		`{"errorCode":400004,"message":"m"}`,
+		`{"Message":"ErrorCode:4001234567;x"}`,
+		`{"Message":null}`,
+		`<html></html>`,
+		``,
+	} {
+		f.Add(400, "", []byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, status int, headerName string, body []byte) {
+		e := parseError(status, http.Header{"Iothub-Errorcode": {headerName}}, body)
+		if e.StatusCode != status {
+			t.Errorf("status %d, want %d", e.StatusCode, status)
+		}
+		if len(e.Name) > maxErrorName+len("…") {
+			t.Errorf("name of %d bytes", len(e.Name))
+		}
+		for _, s := range []string{e.Message, e.TrackingID, e.Name} {
+			if len(s) > maxErrorMessage+len("…") || !utf8.ValidString(s) || strings.ContainsFunc(s, unicode.IsControl) {
+				t.Errorf("unsafe text %q", s)
+			}
+		}
+		_ = e.Error()
+	})
 }
