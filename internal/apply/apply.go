@@ -53,11 +53,16 @@ func (NilHook) Done(*plan.Change, bool, error, time.Duration) {}
 type Options struct {
 	// Parallelism bounds the hub calls in flight; 10 when zero.
 	Parallelism int
-	// BatchSize is the number of changes after which the state is saved;
-	// 100 when zero.
+	// BatchSize is the number of changes run between two chances to save
+	// the state; 100 when zero.
 	BatchSize int
-	// Save persists a snapshot of the state. It is called after every batch
-	// and once at the end.
+	// SaveInterval is the least time between two saves of the state after
+	// a batch: 1 s when zero, and at least four times as long as the last
+	// save took, so that saving a large state never dominates the run; a
+	// negative interval saves after every batch.
+	SaveInterval time.Duration
+	// Save persists a snapshot of the state. It is called after batches (see
+	// SaveInterval) and once at the end, before Apply returns.
 	Save func(*state.State) error
 	// Stop, when closed, stops apply from starting more changes; changes in
 	// flight finish and the state is saved. Cancelling ctx instead abandons
@@ -92,7 +97,7 @@ func Apply(ctx context.Context, w Writer, p *plan.Plan, st *state.Sync, opts Opt
 	if opts.Hook == nil {
 		opts.Hook = NilHook{}
 	}
-	a := &applier{w: w, st: st, opts: opts, failed: map[string]bool{}}
+	a := &applier{w: w, st: st, opts: opts, failed: map[string]bool{}, lastSave: time.Now()}
 	if p.RefreshOnly {
 		return a.record(p)
 	}
@@ -138,10 +143,15 @@ func Apply(ctx context.Context, w Writer, p *plan.Plan, st *state.Sync, opts Opt
 				}
 				batch := level[start:min(start+opts.BatchSize, len(level))]
 				errs = append(errs, a.batch(ctx, batch, ph.deleting)...)
-				if err := a.save(); err != nil {
+				if err := a.maybeSave(); err != nil {
 					return a.res, errors.Join(append(errs, err)...)
 				}
 			}
+		}
+	}
+	if a.unsaved {
+		if err := a.save(); err != nil {
+			return a.res, errors.Join(append(errs, err)...)
 		}
 	}
 	if a.res.NotStarted > 0 {
@@ -208,6 +218,10 @@ type applier struct {
 	opts Options
 	res  Result
 
+	lastSave time.Time
+	saveTook time.Duration
+	unsaved  bool
+
 	// failed holds the addresses whose change failed, so that what
 	// depends on them is not attempted. Only written between batches.
 	failed map[string]bool
@@ -225,14 +239,31 @@ func (a *applier) stopped() bool {
 	}
 }
 
+// save persists the state now.
 func (a *applier) save() error {
+	a.unsaved = false
 	if a.opts.Save == nil {
 		return nil
 	}
+	t0 := time.Now()
 	if err := a.opts.Save(a.st.Snapshot()); err != nil {
 		return fmt.Errorf("save state: %w", err)
 	}
+	a.lastSave, a.saveTook = time.Now(), time.Since(t0)
 	return nil
+}
+
+// maybeSave persists the state when the save interval has passed.
+func (a *applier) maybeSave() error {
+	a.unsaved = true
+	interval := a.opts.SaveInterval
+	if interval == 0 {
+		interval = time.Second
+	}
+	if interval > 0 && time.Since(a.lastSave) < max(interval, 4*a.saveTook) {
+		return nil
+	}
+	return a.save()
 }
 
 // move records a moved block: the resource changes address in the state.

@@ -169,10 +169,11 @@ func TestApplySavesAfterEachBatchAndStops(t *testing.T) {
 	var saves []int
 	hook := &recordingHook{}
 	res, err := apply.Apply(ctx, h, p, state.NewSync(state.New()), apply.Options{
-		BatchSize:   4,
-		Parallelism: 2,
-		Hook:        hook,
-		Stop:        stop,
+		BatchSize:    4,
+		SaveInterval: -1,
+		Parallelism:  2,
+		Hook:         hook,
+		Stop:         stop,
 		Save: func(s *state.State) error {
 			saves = append(saves, len(s.Resources))
 			if len(saves) == 1 {
