@@ -308,7 +308,7 @@ func (c *Client) do(ctx context.Context, req *request, b *budget) (*response, er
 		}
 		c.log.Info("hub call failed; retrying", "method", req.method, "path", c.pathForLog(req.path), "attempt", b.used, "wait", wait, "err", err)
 		if serr := c.sleep(ctx, wait); serr != nil {
-			return res, err
+			return res, fmt.Errorf("%w; gave up waiting to retry: %w", err, serr)
 		}
 	}
 }
@@ -472,8 +472,8 @@ func escapeSegment(s string) string {
 	return b.String()
 }
 
-// path joins literal segments and IDs into an escaped request path.
-func path(segments ...string) string {
+// apiPath joins literal segments and IDs into an escaped request path.
+func apiPath(segments ...string) string {
 	var b strings.Builder
 	for _, s := range segments {
 		b.WriteByte('/')

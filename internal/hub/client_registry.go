@@ -19,10 +19,10 @@ func checkIDArg(kind, id string) error {
 	return nil
 }
 
-func devicePath(id string) string { return path("devices", escapeSegment(id)) }
+func devicePath(id string) string { return apiPath("devices", escapeSegment(id)) }
 
 func modulePath(deviceID, moduleID string) string {
-	return path("devices", escapeSegment(deviceID), "modules", escapeSegment(moduleID))
+	return apiPath("devices", escapeSegment(deviceID), "modules", escapeSegment(moduleID))
 }
 
 func ifMatchHeader(etag string) http.Header {
@@ -111,7 +111,7 @@ func (c *Client) create(ctx context.Context, req *request, read func(context.Con
 		wait := c.backoff(b.used)
 		c.log.Info("a create with an unknown outcome had not taken effect; retrying", "path", c.pathForLog(req.path), "attempt", b.used, "wait", wait, "err", err)
 		if werr := c.sleep(ctx, wait); werr != nil {
-			return nil, err
+			return nil, fmt.Errorf("%w; gave up waiting to retry: %w", err, werr)
 		}
 	}
 }
@@ -175,7 +175,7 @@ func (c *Client) Modules(ctx context.Context, deviceID string) ([]Module, error)
 	if err := checkIDArg("device", deviceID); err != nil {
 		return nil, err
 	}
-	res, err := c.do(ctx, &request{method: http.MethodGet, path: path("devices", escapeSegment(deviceID), "modules")}, c.newBudget())
+	res, err := c.do(ctx, &request{method: http.MethodGet, path: apiPath("devices", escapeSegment(deviceID), "modules")}, c.newBudget())
 	if err != nil {
 		return nil, err
 	}
@@ -254,7 +254,7 @@ func (c *Client) BulkRegistry(ctx context.Context, entries []ExportImportDevice)
 	if entries == nil {
 		entries = []ExportImportDevice{}
 	}
-	res, err := c.do(ctx, &request{method: http.MethodPost, path: path("devices"), body: entries, retry: onlyIfNotDone}, c.newBudget())
+	res, err := c.do(ctx, &request{method: http.MethodPost, path: apiPath("devices"), body: entries, retry: onlyIfNotDone}, c.newBudget())
 	if err != nil {
 		if res.status != http.StatusBadRequest {
 			return nil, err
@@ -276,7 +276,7 @@ func (c *Client) BulkRegistry(ctx context.Context, entries []ExportImportDevice)
 
 // Statistics counts the devices of the hub.
 func (c *Client) Statistics(ctx context.Context) (*RegistryStatistics, error) {
-	res, err := c.do(ctx, &request{method: http.MethodGet, path: path("statistics", "devices")}, c.newBudget())
+	res, err := c.do(ctx, &request{method: http.MethodGet, path: apiPath("statistics", "devices")}, c.newBudget())
 	if err != nil {
 		return nil, err
 	}
@@ -291,7 +291,7 @@ func (c *Client) Statistics(ctx context.Context) (*RegistryStatistics, error) {
 // maximum when top is 0) with GET /devices. The list has no paging; read a
 // whole registry with QueryTwins.
 func (c *Client) Devices(ctx context.Context, top int) ([]Device, error) {
-	req := &request{method: http.MethodGet, path: path("devices")}
+	req := &request{method: http.MethodGet, path: apiPath("devices")}
 	if top > 0 {
 		req.query = url.Values{"top": {strconv.Itoa(top)}}
 	}

@@ -17,9 +17,9 @@ const MaxClientQueryPageSize = 100
 
 func twinPath(deviceID, moduleID string) string {
 	if moduleID == "" {
-		return path("twins", escapeSegment(deviceID))
+		return apiPath("twins", escapeSegment(deviceID))
 	}
-	return path("twins", escapeSegment(deviceID), "modules", escapeSegment(moduleID))
+	return apiPath("twins", escapeSegment(deviceID), "modules", escapeSegment(moduleID))
 }
 
 // Twin returns a device twin.
@@ -131,7 +131,7 @@ func (c *Client) writeTwin(ctx context.Context, method, deviceID, moduleID strin
 // at most MaxClientQueryPageSize. A query only reads, so it is retried
 // like any read.
 func (c *Client) Query(ctx context.Context, query string, opts QueryOptions) (*QueryPage, error) {
-	req := &request{method: http.MethodPost, path: path("devices", "query"), body: struct {
+	req := &request{method: http.MethodPost, path: apiPath("devices", "query"), body: struct {
 		Query string `json:"query"`
 	}{query}, header: http.Header{}}
 	if opts.PageSize > 0 {
