@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -19,6 +20,16 @@ import (
 // its exit code: 0 success, 1 error, 2 a plan with changes under
 // -detailed-exitcode.
 func Main() int {
+	// IOTPLAN_CPUPROFILE=FILE writes a CPU profile of the run, for
+	// go tool pprof.
+	if path := os.Getenv("IOTPLAN_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil {
+			defer f.Close()
+			if err := pprof.StartCPUProfile(f); err == nil {
+				defer pprof.StopCPUProfile()
+			}
+		}
+	}
 	s := &streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr,
 		InTTY: term.IsTerminal(int(os.Stdin.Fd())), OutTTY: term.IsTerminal(int(os.Stdout.Fd()))}
 	return run(os.Args[1:], s)
