@@ -40,6 +40,7 @@ const (
 	lost503                // the hub acts, the answer is replaced by a 503
 	lostReset              // the hub acts, the connection is cut before the answer
 	reset                  // the connection is cut, the hub not acting
+	lostHang               // the hub acts, the answer never comes: the client times out
 )
 
 // rig is a hub, its server, the fault handler in front and a client.
@@ -168,6 +169,9 @@ func (r *rig) serve(srv http.Handler, w http.ResponseWriter, req *http.Request) 
 		cut()
 	case reset:
 		cut()
+	case lostHang:
+		srv.ServeHTTP(httptest.NewRecorder(), req)
+		<-req.Context().Done()
 	}
 }
 
@@ -290,9 +294,11 @@ func TestClientCreateReconciled(t *testing.T) {
 		wantPuts  int
 		wantGets  int
 		wantKeyed bool // the device has the keys sent
+		timeout   time.Duration
 	}{
 		"applied, answer lost":        {faults: []fault{lost503}, device: hub.Device{Status: hub.StatusDisabled}, wantPuts: 1, wantGets: 1},
 		"applied, connection cut":     {faults: []fault{lostReset}, device: hub.Device{}, wantPuts: 1, wantGets: 1},
+		"applied, timed out":          {faults: []fault{lostHang}, device: hub.Device{}, wantPuts: 1, wantGets: 1, timeout: 200 * time.Millisecond},
 		"not applied":                 {faults: []fault{fail500}, device: hub.Device{}, wantPuts: 2, wantGets: 1},
 		"not applied, connection cut": {faults: []fault{reset}, device: hub.Device{}, wantPuts: 2, wantGets: 1},
 		"throttled":                   {faults: []fault{throttle}, device: hub.Device{}, wantPuts: 2, wantGets: 0},
@@ -304,7 +310,7 @@ func TestClientCreateReconciled(t *testing.T) {
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
-			r := newRig(t, hub.ClientOptions{})
+			r := newRig(t, hub.ClientOptions{RequestTimeout: tt.timeout})
 			ctx := t.Context()
 			in := tt.device
 			in.DeviceID = "d"
