@@ -25,9 +25,10 @@ type errorBody struct {
 	ExceptionMessage string `json:"ExceptionMessage"`
 }
 
-// writeError answers with err: a *hub.Error as it is, a request canceled
-// by the server's shutdown as 503, and anything else as a 500 whose cause
-// goes to the log only.
+// writeError answers with err: a *hub.Error as it is; a request canceled
+// by the server's shutdown (or by its client) as 503; one that outlived
+// the server's own deadline (a direct method's timeouts and grace) as 504
+// GatewayTimeout; anything else as a 500 whose cause goes to the log only.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var he *hub.Error
 	switch {
