@@ -10,28 +10,26 @@ import (
 	"github.com/iotplan/iotplan/internal/state"
 )
 
-// Human writes p as people read it in a terminal or a log.
+// Human writes p as people read it in a terminal or a log, with equal
+// changes grouped as Options{Group: true} does.
 func Human(w io.Writer, p *plan.Plan) error {
+	return HumanWith(w, p, Options{Group: true})
+}
+
+// HumanWith writes p as people read it, drawn as opts says.
+func HumanWith(w io.Writer, p *plan.Plan, opts Options) error {
 	var b strings.Builder
 	if !p.HasChanges() {
-		if p.RefreshOnly {
-			b.WriteString("No changes. The hub matches what iotplan last wrote.\n")
-			_, err := io.WriteString(w, b.String())
-			return err
-		}
-		if p.Destroy {
-			b.WriteString("No changes. Nothing in the state to destroy.\n")
-		} else {
-			b.WriteString("No changes. The fleet matches the configuration.\n")
-		}
+		b.WriteString(noChanges(p) + "\n")
 		_, err := io.WriteString(w, b.String())
 		return err
 	}
+	es := entries(p.Changes, opts)
 	if p.RefreshOnly {
 		b.WriteString("Objects have changed outside iotplan:\n")
-		for _, c := range p.Changes {
+		for _, e := range es {
 			b.WriteString("\n")
-			writeChange(&b, c)
+			writeEntry(&b, e)
 		}
 		b.WriteString("\nThis is a refresh-only plan: iotplan will not undo these changes. Apply it to record\nthe hub's values in the state, without changing anything on the hub.\n")
 		_, err := io.WriteString(w, b.String())
@@ -39,14 +37,26 @@ func Human(w io.Writer, p *plan.Plan) error {
 	}
 	writeLegend(&b, p)
 	b.WriteString("iotplan will perform the following actions:\n")
-	for _, c := range p.Changes {
+	for _, e := range es {
 		b.WriteString("\n")
-		writeChange(&b, c)
+		writeEntry(&b, e)
 	}
 	add, change, destroy := p.Counts()
 	fmt.Fprintf(&b, "\nPlan: %s to add, %s to change, %s to destroy.\n", Count(add), Count(change), Count(destroy))
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// noChanges is the sentence that stands for a plan with nothing to do.
+func noChanges(p *plan.Plan) string {
+	switch {
+	case p.RefreshOnly:
+		return "No changes. The hub matches what iotplan last wrote."
+	case p.Destroy:
+		return "No changes. Nothing in the state to destroy."
+	default:
+		return "No changes. The fleet matches the configuration."
+	}
 }
 
 func writeLegend(b *strings.Builder, p *plan.Plan) {
@@ -95,39 +105,65 @@ func legend(a plan.Action) string {
 	}
 }
 
-func headline(c *plan.Change) string {
+// headline is the comment above a change's block, naming the resource
+// addr.
+func headline(c *plan.Change, addr string) string {
+	return "# " + addr + " " + predicate(c, false)
+}
+
+// groupHeadline is the headline of a group.
+func groupHeadline(e *entry) string {
+	c := e.change()
+	subject := Count(len(e.members)) + " × " + groupAddr(c.Addr)
+	s := "# " + subject + " " + predicate(c, true)
+	if c.Action == plan.Update {
+		s += ", all the same way"
+	}
+	return s
+}
+
+// predicate says what happens to the resource (or resources, when plural)
+// a change is about.
+func predicate(c *plan.Change, plural bool) string {
+	has, was := "has", "was"
+	if plural {
+		has, was = "have", "were"
+	}
 	if c.Importing {
 		if c.Action == plan.NoOp {
-			return fmt.Sprintf("# %s will be imported (%s)", c.Addr, c.ImportID)
+			return fmt.Sprintf("will be imported (%s)", c.ImportID)
 		}
-		return fmt.Sprintf("# %s will be imported (%s) and updated in place", c.Addr, c.ImportID)
+		return fmt.Sprintf("will be imported (%s) and updated in place", c.ImportID)
 	}
 	if c.MovedFrom != "" && c.Action == plan.NoOp {
-		return fmt.Sprintf("# %s has moved to %s", c.MovedFrom, c.Addr)
+		if plural {
+			return fmt.Sprintf("%s moved to %s", has, groupAddr(c.Addr))
+		}
+		return fmt.Sprintf("%s moved to %s", has, c.Addr)
 	}
 	switch c.Action {
 	case plan.Create:
 		if c.Before != nil {
-			return fmt.Sprintf("# %s will be created (%s)", c.Addr, c.Reason)
+			return fmt.Sprintf("will be created (%s)", c.Reason)
 		}
-		return fmt.Sprintf("# %s will be created", c.Addr)
+		return "will be created"
 	case plan.Update:
 		if c.Reason == "changed outside iotplan" && c.After != nil && c.Before != nil && allDrift(c) {
-			return fmt.Sprintf("# %s has changed outside iotplan", c.Addr)
+			return has + " changed outside iotplan"
 		}
 		if drifted(c) {
-			return fmt.Sprintf("# %s will be updated in place (changed outside iotplan)", c.Addr)
+			return "will be updated in place (changed outside iotplan)"
 		}
-		return fmt.Sprintf("# %s will be updated in place", c.Addr)
+		return "will be updated in place"
 	case plan.Replace:
-		return fmt.Sprintf("# %s must be replaced", c.Addr)
+		return "must be replaced"
 	case plan.Delete:
 		if c.Gone {
-			return fmt.Sprintf("# %s was deleted outside iotplan and will be removed from the state", c.Addr)
+			return was + " deleted outside iotplan and will be removed from the state"
 		}
-		return fmt.Sprintf("# %s will be destroyed", c.Addr)
+		return "will be destroyed"
 	case plan.NoOp:
-		return fmt.Sprintf("# %s is unchanged", c.Addr)
+		return "is unchanged"
 	default:
 		panic("render: unknown action")
 	}
@@ -151,6 +187,12 @@ func allDrift(c *plan.Change) bool {
 	return len(c.Attrs) > 0
 }
 
+// changedOutside reports whether the hub no longer holds what iotplan last
+// wrote for c: an attribute drifted, or the identity was deleted.
+func changedOutside(c *plan.Change) bool {
+	return drifted(c) || c.Action == plan.Delete && c.Gone || c.Action == plan.Create && c.Before != nil
+}
+
 func drifted(c *plan.Change) bool {
 	for _, a := range c.Attrs {
 		if a.Drift {
@@ -165,12 +207,80 @@ type line struct {
 	sym, name, value, note string
 }
 
-func writeChange(b *strings.Builder, c *plan.Change) {
-	fmt.Fprintf(b, "  %s\n", headline(c))
-	b.WriteString(movedNote(c))
-	if c.Action == plan.NoOp && !c.Importing {
+func writeEntry(b *strings.Builder, e *entry) {
+	if e.grouped() {
+		writeGroup(b, e)
 		return
 	}
+	c := e.change()
+	subject := c.Addr
+	if c.MovedFrom != "" && c.Action == plan.NoOp && !c.Importing {
+		subject = c.MovedFrom
+	}
+	fmt.Fprintf(b, "  %s\n", headline(c, subject))
+	b.WriteString(movedNote(c))
+	if !hasBlock(c) {
+		if c.Gone && c.Action == plan.Delete {
+			fmt.Fprintf(b, "  %s %s %q\n", blockSymbol(c), c.Type, c.HubID())
+		}
+		return
+	}
+	fmt.Fprintf(b, "  %s %s %q {\n", blockSymbol(c), c.Type, c.HubID())
+	writeLines(b, e.lines, "      ")
+	if c.Action == plan.Update {
+		if note := hiddenNote(c); note != "" {
+			fmt.Fprintf(b, "        # (%s)\n", note)
+		}
+	}
+	b.WriteString("    }\n")
+}
+
+// writeGroup draws a group: the shared block under a range of hub IDs, and
+// a few of the addresses.
+func writeGroup(b *strings.Builder, e *entry) {
+	c := e.change()
+	fmt.Fprintf(b, "  %s\n", groupHeadline(e))
+	first, last := idRange(e)
+	switch {
+	case hasBlock(c):
+		fmt.Fprintf(b, "  %s %s %q … %q {\n", blockSymbol(c), c.Type, first, last)
+		writeLines(b, e.lines, "      ")
+		if c.Action == plan.Update {
+			if note := sharedHiddenNote(e); note != "" {
+				fmt.Fprintf(b, "        # (each: %s)\n", note)
+			}
+		}
+		b.WriteString("    }\n")
+	case c.Gone && c.Action == plan.Delete:
+		fmt.Fprintf(b, "  %s %s %q … %q\n", blockSymbol(c), c.Type, first, last)
+	}
+	fmt.Fprintf(b, "    # %s (-no-group to list them)\n", examples(e))
+}
+
+// hasBlock reports whether c is drawn with a block of attribute lines.
+func hasBlock(c *plan.Change) bool {
+	switch c.Action {
+	case plan.NoOp:
+		return c.Importing
+	case plan.Delete:
+		return !c.Gone
+	case plan.Create, plan.Update, plan.Replace:
+		return true
+	default:
+		panic("render: unknown action")
+	}
+}
+
+// blockSymbol is the symbol before a change's block.
+func blockSymbol(c *plan.Change) string {
+	if c.Importing && c.Action == plan.NoOp {
+		return "<="
+	}
+	return symbol(c.Action)
+}
+
+// bodyLines are the attribute lines of c's block.
+func bodyLines(c *plan.Change) []line {
 	var lines []line
 	switch c.Action {
 	case plan.Create, plan.Replace:
@@ -190,33 +300,29 @@ func writeChange(b *strings.Builder, c *plan.Change) {
 	default:
 		panic("render: unknown action")
 	}
-	id := c.HubID()
-	sym := symbol(c.Action)
-	if c.Importing && c.Action == plan.NoOp {
-		sym = "<="
-	}
-	if c.Gone && c.Action == plan.Delete {
-		fmt.Fprintf(b, "  %s %s %q\n", sym, c.Type, id)
-		return
-	}
-	fmt.Fprintf(b, "  %s %s %q {\n", sym, c.Type, id)
+	return lines
+}
+
+// writeLines writes attribute lines with their names aligned.
+func writeLines(b *strings.Builder, lines []line, indent string) {
 	width := 0
 	for _, l := range lines {
 		width = max(width, len(l.name))
 	}
 	for _, l := range lines {
-		s := fmt.Sprintf("      %s %-*s = %s", l.sym, width, l.name, l.value)
+		b.WriteString(indent)
+		b.WriteString(l.sym)
+		b.WriteByte(' ')
+		b.WriteString(l.name)
+		b.WriteString(strings.Repeat(" ", width-len(l.name)))
+		b.WriteString(" = ")
+		b.WriteString(l.value)
 		if l.note != "" {
-			s += "  " + l.note
+			b.WriteString("  ")
+			b.WriteString(l.note)
 		}
-		b.WriteString(s + "\n")
+		b.WriteByte('\n')
 	}
-	if c.Action == plan.Update {
-		if note := hiddenNote(c); note != "" {
-			fmt.Fprintf(b, "        # (%s)\n", note)
-		}
-	}
-	b.WriteString("    }\n")
 }
 
 // replaceLines are the lines that say why a resource is replaced.

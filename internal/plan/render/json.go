@@ -3,22 +3,27 @@ package render
 import (
 	"encoding/json"
 	"io"
+	"slices"
 
 	"github.com/iotplan/iotplan/internal/plan"
 	"github.com/iotplan/iotplan/internal/state"
 )
 
-// FormatVersion is the version of the JSON format of `plan -json` and
-// `show -json`. Additions bump the minor version; anything that could break
-// a reader bumps the major version.
-const FormatVersion = "1.0"
+// FormatVersion is the version of the JSON formats of `plan -json` and
+// `show -json`, documented in docs/json-format.md and described by
+// docs/plan.schema.json. A new field or a new value of an enumeration bumps
+// the minor version, and readers ignore what they do not know; a field
+// removed, renamed or given another meaning bumps the major version.
+const FormatVersion = "1.1"
 
 type jsonPlan struct {
 	FormatVersion   string       `json:"format_version"`
 	Lineage         string       `json:"lineage"`
 	Serial          uint64       `json:"serial"`
+	Hub             string       `json:"hub,omitempty"`
 	Destroy         bool         `json:"destroy"`
 	RefreshOnly     bool         `json:"refresh_only"`
+	HasChanges      bool         `json:"has_changes"`
 	ResourceChanges []jsonChange `json:"resource_changes"`
 	Summary         jsonSummary  `json:"summary"`
 }
@@ -27,6 +32,7 @@ type jsonChange struct {
 	Address   string        `json:"address"`
 	Type      string        `json:"type"`
 	DeviceID  string        `json:"device_id"`
+	ModuleID  string        `json:"module_id,omitempty"`
 	Action    string        `json:"action"`
 	Reason    string        `json:"reason,omitempty"`
 	Drift     bool          `json:"drift"`
@@ -39,6 +45,7 @@ type jsonChange struct {
 	Changes   []jsonAttr    `json:"attribute_changes"`
 	Owned     int           `json:"unchanged_owned_keys"`
 	Foreign   int           `json:"foreign_keys"`
+	DependsOn []string      `json:"dependencies"`
 }
 
 type jsonResource struct {
@@ -47,13 +54,19 @@ type jsonResource struct {
 	Status       string `json:"status,omitempty"`
 	StatusReason string `json:"status_reason"`
 	Auth         string `json:"auth"`
-	Edge         bool   `json:"edge,omitempty"`
-	Parent       string `json:"parent,omitempty"`
-	ManagedBy    string `json:"managed_by,omitempty"`
-	KeyVersion   int    `json:"key_version,omitempty"`
+	// The thumbprints of x509_thumbprint auth.
+	PrimaryThumbprint   string `json:"primary_thumbprint,omitempty"`
+	SecondaryThumbprint string `json:"secondary_thumbprint,omitempty"`
+	Edge                bool   `json:"edge,omitempty"`
+	Parent              string `json:"parent,omitempty"`
+	ManagedBy           string `json:"managed_by,omitempty"`
+	KeyVersion          int    `json:"key_version,omitempty"`
 	// Tags and Desired are objects, or "(sensitive value)".
 	Tags    any `json:"tags"`
 	Desired any `json:"desired"`
+	// Sensitive lists the paths whose values are shown as
+	// "(sensitive value)".
+	Sensitive []string `json:"sensitive_paths"`
 }
 
 type jsonAttr struct {
@@ -71,16 +84,29 @@ type jsonSummary struct {
 	Change    int `json:"change"`
 	Destroy   int `json:"destroy"`
 	Unchanged int `json:"unchanged"`
+	Import    int `json:"import"`
+	Move      int `json:"move"`
+	Drift     int `json:"drift"`
 }
 
 // JSON writes p in the documented machine-readable format.
 func JSON(w io.Writer, p *plan.Plan) error {
-	out := jsonPlan{FormatVersion: FormatVersion, Lineage: p.Lineage, Serial: p.Serial, Destroy: p.Destroy, RefreshOnly: p.RefreshOnly, ResourceChanges: []jsonChange{}}
+	out := jsonPlan{FormatVersion: FormatVersion, Lineage: p.Lineage, Serial: p.Serial, Hub: p.Hub, Destroy: p.Destroy,
+		RefreshOnly: p.RefreshOnly, HasChanges: p.HasChanges(), ResourceChanges: []jsonChange{}}
 	for _, c := range p.Changes {
-		jc := jsonChange{Address: c.Addr, Type: c.Type, DeviceID: c.DeviceID(), Action: c.Action.String(), Reason: c.Reason, Drift: drifted(c),
-			Gone: c.Gone, MovedFrom: c.MovedFrom, Importing: c.Importing, ImportID: c.ImportID,
-			Before: jsonRes(c.Before), After: jsonRes(c.After), Changes: []jsonAttr{}, Owned: c.Owned, Foreign: c.Foreign}
-		jc.DeviceID = c.DeviceID()
+		jc := jsonChange{Address: c.Addr, Type: c.Type, DeviceID: c.DeviceID(), ModuleID: moduleID(c), Action: c.Action.String(),
+			Reason: c.Reason, Drift: drifted(c), Gone: c.Gone, MovedFrom: c.MovedFrom, Importing: c.Importing, ImportID: c.ImportID,
+			Before: jsonRes(c.Before), After: jsonRes(c.After), Changes: []jsonAttr{}, Owned: c.Owned, Foreign: c.Foreign,
+			DependsOn: sortedCopy(c.Dependencies)}
+		if c.Importing {
+			out.Summary.Import++
+		}
+		if c.MovedFrom != "" {
+			out.Summary.Move++
+		}
+		if changedOutside(c) {
+			out.Summary.Drift++
+		}
 		for _, a := range c.Attrs {
 			ja := jsonAttr{Path: a.Path, Action: a.Op.String(), Before: a.Before, After: a.After, Drift: a.Drift, Prior: a.Prior}
 			if a.Sensitive {
@@ -103,8 +129,25 @@ func jsonRes(r *state.Resource) *jsonResource {
 		return nil
 	}
 	return &jsonResource{DeviceID: r.DeviceID, ModuleID: r.ModuleID, Status: string(r.Status), StatusReason: r.StatusReason,
-		Auth: authName(r.Auth), Edge: r.Edge, Parent: r.Parent, ManagedBy: r.ManagedBy, KeyVersion: r.KeyVersion,
-		Tags: redacted(orEmpty(r.Tags), "tags", r.Sensitive), Desired: redacted(orEmpty(r.Desired), "desired", r.Sensitive)}
+		Auth: authName(r.Auth), PrimaryThumbprint: r.PrimaryThumbprint, SecondaryThumbprint: r.SecondaryThumbprint,
+		Edge: r.Edge, Parent: r.Parent, ManagedBy: r.ManagedBy, KeyVersion: r.KeyVersion,
+		Tags: redacted(orEmpty(r.Tags), "tags", r.Sensitive), Desired: redacted(orEmpty(r.Desired), "desired", r.Sensitive),
+		Sensitive: sortedCopy(r.Sensitive)}
+}
+
+// moduleID is the module a change is about, "" for a device.
+func moduleID(c *plan.Change) string {
+	if c.After != nil {
+		return c.After.ModuleID
+	}
+	return c.Before.ModuleID
+}
+
+// sortedCopy returns s sorted, never nil, so that it encodes as [].
+func sortedCopy(s []string) []string {
+	out := append([]string{}, s...)
+	slices.Sort(out)
+	return out
 }
 
 // hideIf hides a present value, keeping absence visible.
