@@ -430,8 +430,12 @@ func redacted(m map[string]any, prefix string, sensitive []string) any {
 // hidden is a value that renders as (sensitive value).
 type hidden struct{}
 
+// authName is an auth type as the configuration writes it; no type is
+// SAS, as on the hub.
 func authName(t hub.AuthType) string {
 	switch t {
+	case "":
+		return string(hub.AuthSAS)
 	case hub.AuthSelfSigned:
 		return "x509_thumbprint"
 	case hub.AuthCertificateAuthority:
