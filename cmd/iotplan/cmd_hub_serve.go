@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/iotplan/iotplan/internal/hub"
 	"github.com/iotplan/iotplan/internal/localhub"
+	"github.com/iotplan/iotplan/internal/localhub/gateway"
 	"github.com/iotplan/iotplan/internal/localhub/server"
 )
 
@@ -27,6 +29,7 @@ import (
 type serveOptions struct {
 	dataDir   string
 	httpAddr  string
+	mqttAddr  string
 	tlsCert   string
 	tlsKey    string
 	insecure  bool
@@ -40,6 +43,7 @@ type serveOptions struct {
 // servedHub is what `hub serve` tells its user and its tests.
 type servedHub struct {
 	restAddr         string // the REST listener's address
+	mqttAddr         string // the device MQTT listener's address
 	hostName         string // HostName of the connection strings
 	connectionString string // iothubowner's; secret
 	caFile           string // "" with --insecure or --tls-cert
@@ -49,6 +53,9 @@ type servedHub struct {
 // port 443 of the connection string's HostName.
 const defaultServeAddr = "127.0.0.1:443"
 
+// The default device MQTT address, as devices expect it.
+const defaultMQTTAddr = "127.0.0.1:8883"
+
 func newHubServeCmd(s *streams) *cobra.Command { return hubServeCmd(s, nil) }
 
 func hubServeCmd(s *streams, ready func(servedHub)) *cobra.Command {
@@ -57,7 +64,9 @@ func hubServeCmd(s *streams, ready func(servedHub)) *cobra.Command {
 		Use:   "serve",
 		Short: "Serve the local hub as Azure IoT Hub does, for iotplan and the Azure IoT SDKs",
 		Long: `Serve the local hub of the working folder (.iotplan/hub.db, or --data) over
-IoT Hub's service REST API, api-version 2021-04-12, until Ctrl-C.
+IoT Hub's service REST API, api-version 2021-04-12, and its device MQTT
+endpoint (MQTT 3.1.1 on 127.0.0.1:8883, and MQTT over WebSocket on the REST
+port at /$iothub/websocket), until Ctrl-C.
 
 It listens on 127.0.0.1:443 over HTTPS, as the Azure IoT SDKs need: their
 service clients reach a hub only on port 443 of the connection string's
@@ -78,6 +87,7 @@ hub block naming that connection string.`,
 	f := cmd.Flags()
 	f.StringVar(&o.dataDir, "data", dataDir, "folder of the hub database (hub.db) and its certificates")
 	f.StringVar(&o.httpAddr, "http", defaultServeAddr, "address of the service REST API")
+	f.StringVar(&o.mqttAddr, "mqtt", defaultMQTTAddr, "address of the device MQTT endpoint")
 	f.StringVar(&o.tlsCert, "tls-cert", "", "serve with this certificate (PEM) instead of a generated one; needs --tls-key")
 	f.StringVar(&o.tlsKey, "tls-key", "", "the key (PEM) of --tls-cert")
 	f.BoolVar(&o.insecure, "insecure", false, "serve plain HTTP: only iotplan's own client can use it")
@@ -144,20 +154,47 @@ func runHubServe(ctx context.Context, s *streams, o serveOptions) error {
 	}
 	info.connectionString = owner
 
-	// The endpoints served, each until ctx is done. The device gateway
-	// (MQTT on 8883, and MQTT over WebSocket through srvOpts.WebSocket)
-	// joins this list.
+	// The device gateway: MQTT on its own port, and MQTT over WebSocket
+	// through the REST server.
+	gwOpts := gateway.Options{HostName: hostName, Logger: log}
+	if srvOpts.TLS != nil {
+		gwOpts.TLS = srvOpts.TLS.Clone()
+		// X.509 devices present a client certificate, over WebSocket too.
+		srvOpts.TLS.ClientAuth = tls.RequestClientCert
+	}
+	gw, err := gateway.New(h, gwOpts)
+	if err != nil {
+		return err
+	}
+	srvOpts.WebSocket = gw.WebSocketHandler()
+	mqttLn, err := net.Listen("tcp", o.mqttAddr)
+	if err != nil {
+		return listenError(o.mqttAddr, err)
+	}
+	defer mqttLn.Close()
+	info.mqttAddr = mqttLn.Addr().String()
+	_, mqttPort, _ := net.SplitHostPort(info.mqttAddr)
+	scheme := "mqtts://"
+	if o.insecure {
+		scheme = "mqtt://"
+	}
+
+	// The endpoints served, each until ctx is done.
 	rest := server.New(h, srvOpts)
 	endpoints := []endpoint{{
 		name: "REST (service API)",
 		url:  restURL(o, hostName),
 		note: "(api-version " + server.APIVersion + ")",
 		run:  func(ctx context.Context) error { return rest.Run(ctx, ln) },
+	}, {
+		name: "MQTT (devices)",
+		url:  scheme + net.JoinHostPort(o.hostName, mqttPort),
+		run:  func(ctx context.Context) error { return gw.Run(ctx, mqttLn) },
 	}}
 
 	printServing(s, o, stats.TotalDeviceCount, endpoints, identity, info, port)
 	if o.readyFile != "" {
-		if err := writeReadyFile(o.readyFile, info.restAddr); err != nil {
+		if err := writeReadyFile(o.readyFile, info.restAddr, info.mqttAddr); err != nil {
 			return err
 		}
 	}
@@ -178,11 +215,12 @@ func runHubServe(ctx context.Context, s *streams, o serveOptions) error {
 	return nil
 }
 
-// writeReadyFile writes the REST address to path through a file renamed
-// into place, so that a script waiting for path never reads half of it.
-func writeReadyFile(path, addr string) error {
+// writeReadyFile writes the REST address and the MQTT address, a line each,
+// to path through a file renamed into place, so that a script waiting for
+// path never reads half of it.
+func writeReadyFile(path, restAddr, mqttAddr string) error {
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(addr+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(tmp, []byte(restAddr+"\n"+mqttAddr+"\n"), 0o644); err != nil {
 		return fmt.Errorf("write --ready-file: %w", err)
 	}
 	if err := os.Rename(tmp, path); err != nil {

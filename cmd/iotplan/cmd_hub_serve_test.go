@@ -57,11 +57,11 @@ func wantLines(t *testing.T, output string, lines ...string) {
 func TestHubServeInsecure(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	readyFile := filepath.Join(t.TempDir(), "ready")
-	sv := startServe(t, context.Background(), "--data", dir, "--http", "127.0.0.1:0", "--insecure", "--ready-file", readyFile)
+	sv := startServe(t, context.Background(), "--data", dir, "--http", "127.0.0.1:0", "--mqtt", "127.0.0.1:0", "--insecure", "--ready-file", readyFile)
 	_, port, _ := net.SplitHostPort(sv.info.restAddr)
 
 	b, err := os.ReadFile(readyFile)
-	if err != nil || string(b) != sv.info.restAddr+"\n" {
+	if err != nil || string(b) != sv.info.restAddr+"\n"+sv.info.mqttAddr+"\n" {
 		t.Errorf("ready file %q, %v; want %q", b, err, sv.info.restAddr)
 	}
 	output := sv.out.String()
@@ -118,7 +118,7 @@ func TestHubServeTLS(t *testing.T) {
 	var caPEM []byte
 	for i := range 2 {
 		ctx, cancel := context.WithCancel(context.Background())
-		sv := startServe(t, ctx, "--data", dir, "--http", "127.0.0.1:0")
+		sv := startServe(t, ctx, "--data", dir, "--http", "127.0.0.1:0", "--mqtt", "127.0.0.1:0")
 		_, port, _ := net.SplitHostPort(sv.info.restAddr)
 		caFile := filepath.Join(dir, server.CAFile)
 		abs, _ := filepath.Abs(caFile)
@@ -180,7 +180,7 @@ func TestHubServeErrors(t *testing.T) {
 		"cert without key":      {[]string{"--tls-cert", "c.pem"}, "--tls-cert and --tls-key go together"},
 		"insecure with cert":    {[]string{"--insecure", "--tls-cert", "c.pem", "--tls-key", "k.pem"}, "--insecure serves plain HTTP"},
 		"host name with port":   {[]string{"--host-name", "localhost:8443"}, `--host-name "localhost:8443" is not a host name`},
-		"missing certificate":   {[]string{"--http", "127.0.0.1:0", "--tls-cert", "missing.pem", "--tls-key", "missing-key.pem"}, "load TLS certificate missing.pem"},
+		"missing certificate":   {[]string{"--http", "127.0.0.1:0", "--mqtt", "127.0.0.1:0", "--tls-cert", "missing.pem", "--tls-key", "missing-key.pem"}, "load TLS certificate missing.pem"},
 		"bad address":           {[]string{"--http", "nowhere"}, "cannot listen on nowhere"},
 		"arguments":             {[]string{"extra"}, `unknown command "extra"`},
 		"data folder is a file": {[]string{"--data", "/dev/null"}, "hub database"},

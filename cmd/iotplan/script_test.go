@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -53,6 +54,7 @@ func TestScripts(t *testing.T) {
 			"exits":        cmdExits,
 			"gen-csv":      cmdGenCSV,
 			"no-secrets":   cmdNoSecrets,
+			"serve":        cmdServe,
 		},
 	})
 }
@@ -303,4 +305,39 @@ func startRemoteHub(env *testscript.Env) error {
 	env.Setenv("REMOTE_HUB_HOST", host)
 	env.Values[remoteKey{}] = h
 	return nil
+}
+
+// cmdServe runs `iotplan hub serve` inside the test process, on loopback
+// ports of its own, until the script ends:
+//
+//	serve [FLAGS...]
+//
+// It sets IOTHUB_CONNECTION_STRING (the owner's), HUB_MQTT (host:port of
+// the device endpoint) and HUB_CA (the CA file, when serving TLS).
+func cmdServe(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("serve cannot be negated")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan servedHub, 1)
+	var out bytes.Buffer
+	s := &streams{In: strings.NewReader(""), Out: &out, Err: &out}
+	cmd := hubServeCmd(s, func(h servedHub) { ready <- h })
+	cmd.SetArgs(append([]string{"--data", ts.MkAbs(dataDir), "--http", "127.0.0.1:0", "--mqtt", "127.0.0.1:0"}, args...))
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx) }()
+	ts.Defer(func() {
+		cancel()
+		<-done
+	})
+	select {
+	case h := <-ready:
+		ts.Setenv("IOTHUB_CONNECTION_STRING", h.connectionString)
+		ts.Setenv("HUB_MQTT", h.mqttAddr)
+		ts.Setenv("HUB_CA", h.caFile)
+	case err := <-done:
+		ts.Fatalf("hub serve ended: %v\n%s", err, out.String())
+	}
 }
