@@ -105,7 +105,7 @@ func runApply(ctx context.Context, s *streams, o applyOptions) error {
 		if p, err = makePlan(ctx, s, lc, prior, o.planning, true); err != nil {
 			return err
 		}
-		if err := render.Human(s.Out, p); err != nil {
+		if err := render.HumanWith(s.Out, p, render.Options{Group: !o.noGroup}); err != nil {
 			return err
 		}
 		if !p.HasChanges() {

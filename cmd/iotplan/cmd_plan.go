@@ -19,6 +19,7 @@ type planOptions struct {
 	planning
 	out              string
 	json             bool
+	format           string
 	detailedExitCode bool
 }
 
@@ -32,6 +33,7 @@ type planning struct {
 	refreshOnly bool
 	targets     []string
 	replace     []string
+	noGroup     bool
 }
 
 func (o *planning) register(f *pflag.FlagSet, destroyCmd bool) {
@@ -42,6 +44,7 @@ func (o *planning) register(f *pflag.FlagSet, destroyCmd bool) {
 	f.StringArrayVar(&o.targets, "target", nil, "limit the plan to this resource address (repeatable)")
 	f.Bool("no-color", false, "no color in the output (iotplan never colors output that is not a terminal)")
 	f.Bool("compact-warnings", false, "show warnings as one-line summaries")
+	f.BoolVar(&o.noGroup, "no-group", false, "list every resource, even when many change the same way")
 	if !destroyCmd {
 		f.BoolVar(&o.refreshOnly, "refresh-only", false, "report what changed outside iotplan; applying records it in the state")
 		f.StringArrayVar(&o.replace, "replace", nil, "replace this resource instance even if nothing changed (repeatable)")
@@ -91,6 +94,7 @@ func newPlanCmd(s *streams) *cobra.Command {
 	o.register(f, false)
 	f.StringVar(&o.out, "out", "", "save the plan to FILE, for \"iotplan apply FILE\"")
 	f.BoolVar(&o.json, "json", false, "print the plan as JSON")
+	f.StringVar(&o.format, "format", "human", "human, or markdown for a pull-request comment")
 	f.BoolVar(&o.detailedExitCode, "detailed-exitcode", false, "exit 0 when nothing changes, 1 on error, 2 when there are changes")
 	f.BoolVar(&o.destroy, "destroy", false, "plan to destroy everything iotplan manages")
 	return cmd
@@ -99,6 +103,9 @@ func newPlanCmd(s *streams) *cobra.Command {
 func runPlan(ctx context.Context, s *streams, o planOptions) error {
 	if err := o.check(); err != nil {
 		return err
+	}
+	if o.format != "human" && o.format != "markdown" {
+		return fmt.Errorf("-format must be human or markdown, not %q", o.format)
 	}
 	ls, err := lockState(o.statePath, "plan", o.lockTimeout)
 	if err != nil {
@@ -117,11 +124,7 @@ func runPlan(ctx context.Context, s *streams, o planOptions) error {
 	if err != nil {
 		return err
 	}
-	if o.json {
-		if err := render.JSON(s.Out, p); err != nil {
-			return err
-		}
-	} else if err := render.Human(s.Out, p); err != nil {
+	if err := renderPlan(s, p, o.json, o.format, o.noGroup); err != nil {
 		return err
 	}
 	if o.out != "" {
@@ -185,4 +188,17 @@ func writePlanFile(path string, p *plan.Plan) error {
 		return fmt.Errorf("write plan file %s: %w", path, err)
 	}
 	return f.Close()
+}
+
+// renderPlan writes a plan as JSON, Markdown or for people.
+func renderPlan(s *streams, p *plan.Plan, asJSON bool, format string, noGroup bool) error {
+	opts := render.Options{Group: !noGroup}
+	switch {
+	case asJSON:
+		return render.JSON(s.Out, p)
+	case format == "markdown":
+		return render.Markdown(s.Out, p, opts)
+	default:
+		return render.HumanWith(s.Out, p, opts)
+	}
 }

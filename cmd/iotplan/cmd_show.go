@@ -12,8 +12,8 @@ import (
 )
 
 func newShowCmd(s *streams) *cobra.Command {
-	var asJSON bool
-	var statePath string
+	var asJSON, noGroup bool
+	var statePath, format string
 	cmd := &cobra.Command{
 		Use:   "show [PLAN-FILE]",
 		Short: "Show a saved plan, or the state",
@@ -24,10 +24,10 @@ func newShowCmd(s *streams) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if asJSON {
-					return render.JSON(s.Out, p)
+				if format != "human" && format != "markdown" {
+					return fmt.Errorf("-format must be human or markdown, not %q", format)
 				}
-				return render.Human(s.Out, p)
+				return renderPlan(s, p, asJSON, format, noGroup)
 			}
 			st, err := state.NewFile(statePath).Load()
 			if err != nil {
@@ -50,6 +50,8 @@ func newShowCmd(s *streams) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
+	cmd.Flags().StringVar(&format, "format", "human", "for a saved plan: human, or markdown for a pull-request comment")
+	cmd.Flags().BoolVar(&noGroup, "no-group", false, "list every resource, even when many change the same way")
 	cmd.Flags().StringVar(&statePath, "state", defaultState, "path of the state file")
 	cmd.Flags().Bool("no-color", false, "no color in the output")
 	return cmd
