@@ -317,3 +317,41 @@ func TestExamplesAndRange(t *testing.T) {
 		t.Errorf("idRange = %q, %q, want s-0, s-11", first, last)
 	}
 }
+
+func TestGroupHeadline(t *testing.T) {
+	four := func(f func(i int) *plan.Change) []*plan.Change {
+		var out []*plan.Change
+		for i := range 4 {
+			out = append(out, f(i))
+		}
+		return out
+	}
+	tests := map[string]struct {
+		members []*plan.Change
+		want    string
+	}{
+		"update": {updates("device.s", 4), "# 4 × device.s[*] will be updated in place, all the same way"},
+		"update with drift": {four(func(i int) *plan.Change {
+			return edit(updateOf("device.s", i, 30.0), func(c *plan.Change) { c.Attrs[0].Drift = true })
+		}), "# 4 × device.s[*] will be updated in place (changed outside iotplan), all the same way"},
+		"refresh-only drift": {four(func(i int) *plan.Change {
+			return edit(updateOf("device.s", i, 30.0), func(c *plan.Change) { c.Attrs[0].Drift, c.Reason = true, "changed outside iotplan" })
+		}), "# 4 × device.s[*] have changed outside iotplan, all the same way"},
+		"create":      {four(func(i int) *plan.Change { return createOf("device.t", i, nil) }), "# 4 × device.t[*] will be created"},
+		"delete":      {four(func(i int) *plan.Change { return deleteOf("device.v", i, false) }), "# 4 × device.v[*] will be destroyed"},
+		"gone delete": {four(func(i int) *plan.Change { return deleteOf("device.v", i, true) }), "# 4 × device.v[*] were deleted outside iotplan and will be removed from the state"},
+		"move":        {four(func(i int) *plan.Change { return moveOf("device.old", "device.new", i) }), "# 4 × device.old[*] have moved to device.new[*]"},
+		"thousands":   {updates("device.s", 1200), "# 1,200 × device.s[*] will be updated in place, all the same way"},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			es := entries(tt.members, Options{Group: true})
+			if len(es) != 1 {
+				t.Fatalf("got %d entries, want one group", len(es))
+			}
+			if got := groupHeadline(es[0]); got != tt.want {
+				t.Errorf("groupHeadline = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

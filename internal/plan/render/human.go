@@ -115,6 +115,9 @@ func headline(c *plan.Change, addr string) string {
 func groupHeadline(e *entry) string {
 	c := e.change()
 	subject := Count(len(e.members)) + " × " + groupAddr(c.Addr)
+	if c.MovedFrom != "" && c.Action == plan.NoOp {
+		subject = Count(len(e.members)) + " × " + groupAddr(c.MovedFrom)
+	}
 	s := "# " + subject + " " + predicate(c, true)
 	if c.Action == plan.Update {
 		s += ", all the same way"

@@ -190,7 +190,7 @@ func writeMDKinds(b *strings.Builder, es []*entry) {
 				first, last := idRange(e)
 				id = code(first) + " … " + code(last)
 			}
-			b.WriteString(mdRow(mdSubject(e), id, mdAction(e.change()), mdWhat(e.change())))
+			b.WriteString(mdRow(mdSubject(e), id, mdAction(e.change()), mdWhat(e)))
 		}
 		b.WriteString("\n")
 	}
@@ -205,8 +205,7 @@ func writeMDMoves(b *strings.Builder, es []*entry) {
 		}
 		from, to := code(c.MovedFrom), code(c.Addr)
 		if e.grouped() {
-			n := Count(len(e.members)) + " × "
-			from, to = n+code(groupAddr(c.MovedFrom)), n+code(groupAddr(c.Addr))
+			from, to = Count(len(e.members))+" × "+code(groupAddr(c.MovedFrom)), code(groupAddr(c.Addr))
 		}
 		then := "nothing else"
 		if c.Action != plan.NoOp {
@@ -348,16 +347,19 @@ func mdVerb(c *plan.Change) string {
 	}
 }
 
-// mdWhat is the short "what changes" column of a change: the reason for
+// mdWhat is the short "what changes" column of an entry: the reason for
 // what needs one, then up to three attribute changes.
-func mdWhat(c *plan.Change) string {
+func mdWhat(e *entry) string {
 	const shown = 3
+	c := e.change()
 	var parts []string
 	switch c.Action {
 	case plan.NoOp:
 		switch {
 		case c.Importing:
 			return "adopts " + code(c.ImportID) + " as it is"
+		case c.MovedFrom != "" && e.grouped():
+			return "moved from " + code(groupAddr(c.MovedFrom))
 		case c.MovedFrom != "":
 			return "moved from " + code(c.MovedFrom)
 		}
