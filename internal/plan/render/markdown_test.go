@@ -1,6 +1,11 @@
 package render
 
 import (
+	"html"
+	"math/rand/v2"
+	"os/exec"
+	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -81,5 +86,53 @@ func TestShorten(t *testing.T) {
 	}
 	if got := shorten("ääääääääääääääääääääääääääääääääääääääääää"); len([]rune(got)) != 40 {
 		t.Errorf("shorten cut runes: %q", got)
+	}
+}
+
+// TestCellsWithCmarkGFM renders table cells of awkward strings with
+// cmark-gfm, the Markdown engine of GitHub, and checks that each cell
+// reads back as written: as a code span and as text. It is skipped where
+// cmark-gfm is not installed (Debian: apt-get install cmark-gfm).
+func TestCellsWithCmarkGFM(t *testing.T) {
+	bin, err := exec.LookPath("cmark-gfm")
+	if err != nil {
+		t.Skip("cmark-gfm not installed")
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	alphabet := []rune("ab |`\\*_<>&[]~#!\"'-+.()")
+	var md strings.Builder
+	var want []string
+	md.WriteString("| code | text |\n| --- | --- |\n")
+	for len(want) < 1000 {
+		s := make([]rune, 1+r.IntN(12))
+		for i := range s {
+			s[i] = alphabet[r.IntN(len(alphabet))]
+		}
+		if strings.TrimSpace(string(s)) == "" {
+			continue
+		}
+		want = append(want, string(s))
+		md.WriteString(mdRow(code(string(s)), text(string(s))))
+	}
+	cmd := exec.Command(bin, "-e", "table")
+	cmd.Stdin = strings.NewReader(md.String())
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := regexp.MustCompile(`(?s)<tr>\n<td>(.*?)</td>\n<td>(.*?)</td>\n</tr>`).FindAllStringSubmatch(string(out), -1)
+	if len(rows) != len(want) {
+		t.Fatalf("cmark-gfm read %d rows, want %d", len(rows), len(want))
+	}
+	for i, row := range rows {
+		w := want[i]
+		c, ok := strings.CutPrefix(row[1], "<code>")
+		c, ok2 := strings.CutSuffix(c, "</code>")
+		if !ok || !ok2 || html.UnescapeString(c) != w {
+			t.Errorf("code(%q) in a cell reads back as %q", w, row[1])
+		}
+		if got := html.UnescapeString(row[2]); got != strings.Trim(w, " ") {
+			t.Errorf("text(%q) in a cell reads back as %q", w, got)
+		}
 	}
 }
