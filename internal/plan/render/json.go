@@ -1,6 +1,8 @@
 package render
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"io"
 	"slices"
@@ -17,15 +19,15 @@ import (
 const FormatVersion = "1.1"
 
 type jsonPlan struct {
-	FormatVersion   string       `json:"format_version"`
-	Lineage         string       `json:"lineage"`
-	Serial          uint64       `json:"serial"`
-	Hub             string       `json:"hub,omitempty"`
-	Destroy         bool         `json:"destroy"`
-	RefreshOnly     bool         `json:"refresh_only"`
-	HasChanges      bool         `json:"has_changes"`
-	ResourceChanges []jsonChange `json:"resource_changes"`
-	Summary         jsonSummary  `json:"summary"`
+	FormatVersion string `json:"format_version"`
+	Lineage       string `json:"lineage"`
+	Serial        uint64 `json:"serial"`
+	Hub           string `json:"hub,omitempty"`
+	Destroy       bool   `json:"destroy"`
+	RefreshOnly   bool   `json:"refresh_only"`
+	HasChanges    bool   `json:"has_changes"`
+	// JSON writes "resource_changes" ([]jsonChange) and "summary"
+	// (jsonSummary) after these, one change at a time.
 }
 
 type jsonChange struct {
@@ -89,39 +91,68 @@ type jsonSummary struct {
 	Drift     int `json:"drift"`
 }
 
-// JSON writes p in the documented machine-readable format.
+// JSON writes p in the documented machine-readable format. It writes one
+// change at a time, so that a plan of any size needs little more memory
+// than its largest change.
 func JSON(w io.Writer, p *plan.Plan) error {
-	out := jsonPlan{FormatVersion: FormatVersion, Lineage: p.Lineage, Serial: p.Serial, Hub: p.Hub, Destroy: p.Destroy,
-		RefreshOnly: p.RefreshOnly, HasChanges: p.HasChanges(), ResourceChanges: []jsonChange{}}
-	for _, c := range p.Changes {
-		jc := jsonChange{Address: c.Addr, Type: c.Type, DeviceID: c.DeviceID(), ModuleID: moduleID(c), Action: c.Action.String(),
-			Reason: c.Reason, Drift: drifted(c), Gone: c.Gone, MovedFrom: c.MovedFrom, Importing: c.Importing, ImportID: c.ImportID,
-			Before: jsonRes(c.Before), After: jsonRes(c.After), Changes: []jsonAttr{}, Owned: c.Owned, Foreign: c.Foreign,
-			DependsOn: sortedCopy(c.Dependencies)}
+	bw := bufio.NewWriter(w)
+	head, err := json.MarshalIndent(jsonPlan{FormatVersion: FormatVersion, Lineage: p.Lineage, Serial: p.Serial, Hub: p.Hub,
+		Destroy: p.Destroy, RefreshOnly: p.RefreshOnly, HasChanges: p.HasChanges()}, "", "  ")
+	if err != nil {
+		return err
+	}
+	bw.Write(bytes.TrimSuffix(head, []byte("\n}")))
+	bw.WriteString(",\n  \"resource_changes\": [")
+	var sum jsonSummary
+	for i, c := range p.Changes {
 		if c.Importing {
-			out.Summary.Import++
+			sum.Import++
 		}
 		if c.MovedFrom != "" {
-			out.Summary.Move++
+			sum.Move++
 		}
 		if changedOutside(c) {
-			out.Summary.Drift++
+			sum.Drift++
 		}
-		for _, a := range c.Attrs {
-			ja := jsonAttr{Path: a.Path, Action: a.Op.String(), Before: a.Before, After: a.After, Drift: a.Drift, Prior: a.Prior}
-			if a.Sensitive {
-				ja.Sensitive = true
-				ja.Before, ja.After, ja.Prior = hideIf(a.Before), hideIf(a.After), nil
-			}
-			jc.Changes = append(jc.Changes, ja)
+		b, err := json.MarshalIndent(jsonChangeOf(c), "    ", "  ")
+		if err != nil {
+			return err
 		}
-		out.ResourceChanges = append(out.ResourceChanges, jc)
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		bw.WriteString("\n    ")
+		bw.Write(b)
 	}
-	out.Summary.Add, out.Summary.Change, out.Summary.Destroy = p.Counts()
-	out.Summary.Unchanged = p.Unchanged
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	if len(p.Changes) > 0 {
+		bw.WriteString("\n  ")
+	}
+	sum.Add, sum.Change, sum.Destroy = p.Counts()
+	sum.Unchanged = p.Unchanged
+	b, err := json.MarshalIndent(sum, "  ", "  ")
+	if err != nil {
+		return err
+	}
+	bw.WriteString("],\n  \"summary\": ")
+	bw.Write(b)
+	bw.WriteString("\n}\n")
+	return bw.Flush()
+}
+
+func jsonChangeOf(c *plan.Change) jsonChange {
+	jc := jsonChange{Address: c.Addr, Type: c.Type, DeviceID: c.DeviceID(), ModuleID: moduleID(c), Action: c.Action.String(),
+		Reason: c.Reason, Drift: drifted(c), Gone: c.Gone, MovedFrom: c.MovedFrom, Importing: c.Importing, ImportID: c.ImportID,
+		Before: jsonRes(c.Before), After: jsonRes(c.After), Changes: []jsonAttr{}, Owned: c.Owned, Foreign: c.Foreign,
+		DependsOn: sortedCopy(c.Dependencies)}
+	for _, a := range c.Attrs {
+		ja := jsonAttr{Path: a.Path, Action: a.Op.String(), Before: a.Before, After: a.After, Drift: a.Drift, Prior: a.Prior}
+		if a.Sensitive {
+			ja.Sensitive = true
+			ja.Before, ja.After, ja.Prior = hideIf(a.Before), hideIf(a.After), nil
+		}
+		jc.Changes = append(jc.Changes, ja)
+	}
+	return jc
 }
 
 func jsonRes(r *state.Resource) *jsonResource {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
@@ -235,4 +236,35 @@ func propertyNames(v any) []string {
 	walk(v)
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// TestJSONIsOneDocument checks that JSON, which writes a change at a time,
+// writes what encoding/json writes for the whole document at once.
+func TestJSONIsOneDocument(t *testing.T) {
+	type document struct {
+		jsonPlan
+		ResourceChanges []jsonChange `json:"resource_changes"`
+		Summary         jsonSummary  `json:"summary"`
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			var got bytes.Buffer
+			if err := JSON(&got, tc.diff(t)); err != nil {
+				t.Fatal(err)
+			}
+			var d document
+			if err := json.Unmarshal(got.Bytes(), &d); err != nil {
+				t.Fatal(err)
+			}
+			var want bytes.Buffer
+			enc := json.NewEncoder(&want)
+			enc.SetIndent("", "  ")
+			if err := enc.Encode(d); err != nil {
+				t.Fatal(err)
+			}
+			if got.String() != want.String() {
+				t.Errorf("JSON differs from the document encoded at once:\n%s", cmp.Diff(want.String(), got.String()))
+			}
+		})
+	}
 }
