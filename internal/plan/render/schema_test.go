@@ -268,3 +268,19 @@ func TestJSONIsOneDocument(t *testing.T) {
 		})
 	}
 }
+
+// TestDocExample checks the example of docs/json-format.md against the
+// schema.
+func TestDocExample(t *testing.T) {
+	doc, err := os.ReadFile(formatDoc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)```json\n(.*?)```").FindSubmatch(doc)
+	if m == nil {
+		t.Fatal("docs/json-format.md has no JSON example")
+	}
+	if err := validate(t, planSchema(t), m[1]); err != nil {
+		t.Errorf("the example of docs/json-format.md does not match the schema:\n%v", err)
+	}
+}
