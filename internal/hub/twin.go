@@ -28,6 +28,9 @@ type Twin struct {
 	ParentScopes              []string            `json:"parentScopes,omitempty"`
 	Tags                      map[string]any      `json:"tags,omitempty"`
 	Properties                TwinProperties      `json:"properties"`
+	// Configurations has an entry for each automatic configuration that
+	// targets the twin; it is set by the hub only.
+	Configurations map[string]TwinConfiguration `json:"configurations,omitempty"`
 }
 
 // TwinProperties holds the desired and reported collections of a twin.

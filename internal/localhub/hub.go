@@ -41,6 +41,10 @@ type Options struct {
 	// Timeout bounds the wait for another process's lock on the file;
 	// zero means DefaultTimeout.
 	Timeout time.Duration
+	// MaxConcurrentJobs is how many jobs may be active (queued, scheduled
+	// or running) at once, as the hub's tier allows: zero means
+	// hub.MaxActiveJobsS1, the Free and S1 tiers' limit.
+	MaxConcurrentJobs int
 }
 
 // Hub is an IoT hub stored in one bbolt file. It is safe for concurrent use
@@ -55,6 +59,9 @@ type Hub struct {
 	mu     sync.Mutex
 	router MethodRouter // nil: every device is offline
 	watch  watchers
+
+	jobs    jobEngine
+	configs configEngine
 }
 
 var _ hub.Hub = (*Hub)(nil)
@@ -100,6 +107,7 @@ func Open(path string, opts Options) (*Hub, error) {
 		now = time.Now
 	}
 	h := &Hub{db: db, path: path, readOnly: opts.ReadOnly, now: now}
+	h.jobs.limit = opts.MaxConcurrentJobs
 	if err := h.init(); err != nil {
 		db.Close()
 		return nil, err

@@ -30,8 +30,7 @@ func (h *Hub) Query(ctx context.Context, q string, opts hub.QueryOptions) (*hub.
 		return nil, err
 	}
 	if pq.From() == query.Jobs {
-		// Job records join devices.jobs when jobs exist.
-		return &hub.QueryPage{ItemType: query.ItemDeviceJob, Items: []json.RawMessage{}}, nil
+		return h.queryJobs(ctx, pq, opts)
 	}
 	if pq.IsSelectStar() {
 		twins, next, err := h.scan(ctx, pq, opts)

@@ -77,6 +77,10 @@ type twinRecord struct {
 	Tags     map[string]any `json:"tags,omitempty"`
 	Desired  section        `json:"desired"`
 	Reported section        `json:"reported"`
+	// Configurations is the automatic configurations' state on the twin;
+	// nil when none targets it. Writing it changes neither the version nor
+	// the etag.
+	Configurations *twinConfigurations `json:"configurations,omitempty"`
 }
 
 // section is the desired or the reported collection of a twin.

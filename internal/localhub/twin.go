@@ -356,6 +356,7 @@ func (t *twinRecord) wire() *hub.Twin {
 			Desired:  t.Desired.collection(),
 			Reported: t.Reported.collection(),
 		},
+		Configurations: t.Configurations.wire(),
 	}
 }
 
