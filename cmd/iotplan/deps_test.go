@@ -14,7 +14,7 @@ var allowedDeps = map[string][]string{
 	"internal/hub":         {},
 	"internal/hub/hubtest": {"internal/hub"},
 	"internal/hub/query":   {"internal/hub"},
-	"internal/config":      {"internal/hub"},
+	"internal/config":      {"internal/hub", "internal/hub/query"},
 	"internal/state":       {"internal/hub"},
 	"internal/plan":        {"internal/config", "internal/state", "internal/hub", "internal/hub/query"},
 	"internal/plan/render": {"internal/plan", "internal/config", "internal/state", "internal/hub"},

@@ -143,7 +143,7 @@ func (l *Loader) LoadWith(opts LoadOptions) (*Config, hcl.Diagnostics) {
 		fileDiags := gohcl.DecodeBody(f.body, nil, &s)
 		for _, d := range fileDiags {
 			if d.Summary == "Unsupported block type" {
-				d.Detail += " A configuration file may contain variable, locals, device, device_module, output, moved, import, iotplan and hub blocks."
+				d.Detail += " A configuration file may contain variable, locals, device, device_module, configuration, job, output, moved, import, iotplan and hub blocks."
 			}
 		}
 		diags = append(diags, fileDiags...)
@@ -156,6 +156,8 @@ func (l *Loader) LoadWith(opts LoadOptions) (*Config, hcl.Diagnostics) {
 		root.Imports = append(root.Imports, s.Imports...)
 		root.Settings = append(root.Settings, s.Settings...)
 		root.Hubs = append(root.Hubs, s.Hubs...)
+		root.Configs = append(root.Configs, s.Configs...)
+		root.Jobs = append(root.Jobs, s.Jobs...)
 	}
 
 	r := newRun(l, opts)
@@ -187,6 +189,8 @@ func (l *Loader) LoadWith(opts LoadOptions) (*Config, hcl.Diagnostics) {
 	cfg.Backend = r.decodeSettings(root.Settings)
 	cfg.Moved = r.decodeMoved(root.Moved, instances)
 	cfg.Imports = r.decodeImports(root.Imports, cfg.Devices, cfg.Modules)
+	cfg.Configurations = r.decodeConfigurations(root.Configs)
+	cfg.Jobs = r.decodeJobs(root.Jobs)
 
 	l.missing = r.missing
 	diags = append(diags, r.diags...)
@@ -262,15 +266,17 @@ func (l *Loader) parse() ([]parsedFile, hcl.Diagnostics) {
 // rootBlocks is the fixed skeleton of a configuration file. Block bodies stay
 // undecoded until their kind's own pass.
 type rootBlocks struct {
-	Variables []*variableBlock `hcl:"variable,block"`
-	Locals    []*localsBlock   `hcl:"locals,block"`
-	Devices   []*resourceBlock `hcl:"device,block"`
-	Modules   []*resourceBlock `hcl:"device_module,block"`
-	Outputs   []*outputBlock   `hcl:"output,block"`
-	Moved     []*movedBlock    `hcl:"moved,block"`
-	Imports   []*importBlock   `hcl:"import,block"`
-	Settings  []*settingsBlock `hcl:"iotplan,block"`
-	Hubs      []*hubBlock      `hcl:"hub,block"`
+	Variables []*variableBlock   `hcl:"variable,block"`
+	Locals    []*localsBlock     `hcl:"locals,block"`
+	Devices   []*resourceBlock   `hcl:"device,block"`
+	Modules   []*resourceBlock   `hcl:"device_module,block"`
+	Outputs   []*outputBlock     `hcl:"output,block"`
+	Moved     []*movedBlock      `hcl:"moved,block"`
+	Imports   []*importBlock     `hcl:"import,block"`
+	Settings  []*settingsBlock   `hcl:"iotplan,block"`
+	Hubs      []*hubBlock        `hcl:"hub,block"`
+	Configs   []*automationBlock `hcl:"configuration,block"`
+	Jobs      []*automationBlock `hcl:"job,block"`
 }
 
 // dedupe drops diagnostics that repeat an earlier one word for word at the

@@ -19,6 +19,9 @@ type Config struct {
 	// (x[2] before x[10]).
 	Devices []*Device
 	Modules []*Module
+	// Configurations and Jobs are sorted by address.
+	Configurations []*Configuration
+	Jobs           []*Job
 	// Outputs are sorted by name.
 	Outputs []*Output
 	// Moved is in declaration order: files in name order, blocks in file
