@@ -366,6 +366,8 @@ func (h *Hub) dispatch(ctx context.Context, id string, todo []target, stop <-cha
 		for _, t := range started {
 			select {
 			case work <- t:
+			case <-stop:
+				return nil // finishJob cancels the parts marked running and not sent
 			case <-ctx.Done():
 				return nil
 			}
