@@ -166,7 +166,7 @@ type JobResponse struct {
 	FailureReason string `json:"failureReason,omitempty"`
 	StatusMessage string `json:"statusMessage,omitempty"`
 	// DeviceJobStatistics counts the job's devices by the status of their
-	// per-device records; nil before the job starts.
+	// per-device records; all zero before the job starts.
 	DeviceJobStatistics *DeviceJobStatistics `json:"deviceJobStatistics,omitempty"`
 }
 

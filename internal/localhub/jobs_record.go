@@ -51,7 +51,6 @@ type jobRecord struct {
 	End           time.Time     `json:"end,omitzero"`
 	Status        hub.JobStatus `json:"status"`
 	FailureReason string        `json:"failureReason,omitempty"`
-	StatusMessage string        `json:"statusMessage,omitempty"`
 	Counts        jobCounts     `json:"counts"`
 }
 
@@ -132,7 +131,6 @@ func (r *jobRecord) response() *hub.JobResponse {
 		Type:                      r.Type,
 		Status:                    r.Status,
 		FailureReason:             r.FailureReason,
-		StatusMessage:             r.StatusMessage,
 		DeviceJobStatistics:       r.Counts.statistics(),
 	}
 	if r.Method != nil {

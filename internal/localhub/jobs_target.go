@@ -51,6 +51,12 @@ func (h *Hub) targets(ctx context.Context, q *query.Query) ([]target, error) {
 					return err
 				}
 			}
+			if !q.HasWhere() {
+				// Every twin matches: the key names it.
+				deviceID, moduleID, _ := strings.Cut(string(k), "\x00")
+				out = append(out, target{deviceID, moduleID})
+				continue
+			}
 			t, err := src.twin(v)
 			if err != nil {
 				return err
