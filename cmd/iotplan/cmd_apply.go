@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/iotplan/iotplan/internal/apply"
+	"github.com/iotplan/iotplan/internal/localhub"
 	"github.com/iotplan/iotplan/internal/plan"
 	"github.com/iotplan/iotplan/internal/plan/render"
 	"github.com/iotplan/iotplan/internal/state"
@@ -174,13 +175,18 @@ func execute(ctx context.Context, s *streams, ls *lockedState, lc loadedConfig, 
 	}()
 
 	st := state.NewSync(prior)
-	res, applyErr := apply.Apply(ctx, h, p, st, apply.Options{
+	res, applyErr := apply.Apply(ctx, h.Hub, p, st, apply.Options{
 		Parallelism: o.parallelism,
 		Save:        ls.file.Save,
 		Stop:        stop,
 		Hook:        &lineHook{s: s},
 	})
 	final := st.Close()
+	if applyErr == nil {
+		if err := runEmbeddedAutomation(ctx, s, h, p, final); err != nil {
+			applyErr = err
+		}
+	}
 	var outputs []string
 	if applyErr == nil {
 		if o.destroy {
@@ -273,4 +279,48 @@ func readPlanFile(path string) (*plan.Plan, error) {
 		return nil, fmt.Errorf("read plan file %s: %w", path, err)
 	}
 	return p, nil
+}
+
+// runEmbeddedAutomation does, for the embedded hub, what a served hub's
+// scheduler would: it runs the jobs that are due and applies the
+// configurations, then records the jobs' status. Jobs that start later run
+// when the hub is served (iotplan hub serve) or at the next apply.
+func runEmbeddedAutomation(ctx context.Context, s *streams, h *fleetHub, p *plan.Plan, st *state.State) error {
+	lh, ok := h.Hub.(*localhub.Hub)
+	if !ok {
+		return nil
+	}
+	var jobs, configs bool
+	for _, c := range p.Changes {
+		jobs = jobs || c.Type == state.TypeJob
+		configs = configs || c.Type == state.TypeConfiguration
+	}
+	if configs {
+		if err := lh.ApplyConfigurations(ctx); err != nil {
+			return fmt.Errorf("apply configurations: %w", err)
+		}
+	}
+	if !jobs {
+		return nil
+	}
+	if err := lh.RunPendingJobs(ctx); err != nil {
+		return fmt.Errorf("run jobs: %w", err)
+	}
+	for _, addr := range st.Addresses() {
+		r := st.Resources[addr]
+		if r.Type != state.TypeJob {
+			continue
+		}
+		j, err := lh.Job(ctx, r.ObjectID)
+		if err != nil {
+			continue
+		}
+		r.JobStatus = string(j.Status)
+		line := fmt.Sprintf("%s (%s): %s", addr, r.ObjectID, j.Status)
+		if js := j.DeviceJobStatistics; js != nil {
+			line += fmt.Sprintf(", %d %s: %d succeeded, %d failed", js.DeviceCount, plural(js.DeviceCount, "device", "devices"), js.SucceededCount, js.FailedCount)
+		}
+		fmt.Fprintln(s.Out, line)
+	}
+	return nil
 }

@@ -124,7 +124,7 @@ func runImport(ctx context.Context, s *streams, o importOptions, address, id str
 		return fmt.Errorf("%s declares %q, not %q: the ID to import must be the one the configuration gives", addr, ch.After.HubID(), id)
 	}
 	st := state.NewSync(prior)
-	if _, err := apply.Apply(ctx, h, &plan.Plan{Lineage: p.Lineage, Serial: p.Serial, Changes: []*plan.Change{ch}}, st, apply.Options{}); err != nil {
+	if _, err := apply.Apply(ctx, h.Hub, &plan.Plan{Lineage: p.Lineage, Serial: p.Serial, Changes: []*plan.Change{ch}}, st, apply.Options{}); err != nil {
 		return err
 	}
 	final := st.Close()
@@ -258,7 +258,7 @@ func runImportQuery(ctx context.Context, s *streams, o importOptions) error {
 		imp.Changes = append(imp.Changes, ch)
 	}
 	st := state.NewSync(prior)
-	_, applyErr := apply.Apply(ctx, h, imp, st, apply.Options{Save: ls.file.Save})
+	_, applyErr := apply.Apply(ctx, h.Hub, imp, st, apply.Options{Save: ls.file.Save})
 	final := st.Close()
 	if err := ls.file.Save(final); err != nil {
 		return err

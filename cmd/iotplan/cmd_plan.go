@@ -149,8 +149,9 @@ func makePlan(ctx context.Context, s *streams, lc loadedConfig, prior *state.Sta
 	if err != nil {
 		return nil, err
 	}
+	var h *fleetHub
 	if o.refresh {
-		h, err := openFleetHub(lc.cfg, true)
+		h, err = openFleetHub(lc.cfg, true)
 		if err != nil {
 			return nil, err
 		}
@@ -159,6 +160,11 @@ func makePlan(ctx context.Context, s *streams, lc loadedConfig, prior *state.Sta
 		actual, err = plan.Refresh(ctx, h, h.pageSize)
 		if err != nil {
 			return nil, err
+		}
+		if ar, ok := h.Hub.(plan.AutomationReader); ok {
+			if err := plan.RefreshAutomation(ctx, ar, prior, lc.cfg, actual); err != nil {
+				return nil, err
+			}
 		}
 		if talk {
 			fmt.Fprintf(s.Out, "Reading hub state: %s (%s %s, %s %s, %s %s)… done in %.1fs\n\n",
@@ -174,6 +180,12 @@ func makePlan(ctx context.Context, s *streams, lc loadedConfig, prior *state.Sta
 	if diags.HasErrors() {
 		printDiags(s, lc.files, diags)
 		return nil, exitCode(1)
+	}
+	// How many devices each job and configuration targets now.
+	if c, ok := h.counter(); ok {
+		if err := plan.Preview(ctx, c, p); err != nil {
+			return nil, err
+		}
 	}
 	return p, nil
 }

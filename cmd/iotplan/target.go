@@ -7,6 +7,7 @@ import (
 
 	"github.com/iotplan/iotplan/internal/config"
 	"github.com/iotplan/iotplan/internal/hub"
+	"github.com/iotplan/iotplan/internal/plan"
 )
 
 // fleetHub is the hub a working folder manages: the embedded hub in
@@ -77,4 +78,14 @@ func openFleetHub(cfg *config.Config, readOnly bool) (*fleetHub, error) {
 		return nil, err
 	}
 	return &fleetHub{Hub: c, name: "hub " + cs.HostName, host: cs.HostName, pageSize: hub.DefaultQueryPageSize}, nil
+}
+
+// counter returns the hub as a plan.Counter, when there is a hub that can
+// count.
+func (f *fleetHub) counter() (plan.Counter, bool) {
+	if f == nil {
+		return nil, false
+	}
+	c, ok := f.Hub.(plan.Counter)
+	return c, ok
 }

@@ -102,25 +102,49 @@ func Apply(ctx context.Context, w Writer, p *plan.Plan, st *state.Sync, opts Opt
 		return a.record(p)
 	}
 
-	var deletes, writes []*plan.Change
+	// Deletions go first (jobs and configurations, then modules and
+	// devices, dependents first), so that an ID freed by one resource can
+	// be taken by another; then identities and twins, dependencies first;
+	// then configurations and jobs, which target the devices; and last the
+	// old halves of replacements made before their destruction.
+	var autoDeletes, deletes, writes, autoWrites, jobWrites, lateDeletes []*plan.Change
 	moved := false
 	for _, c := range p.Changes {
 		if c.MovedFrom != "" {
 			a.move(c)
 			moved = true
 		}
+		auto := isAutomation(c)
 		switch c.Action {
 		case plan.NoOp:
 			if c.Importing {
 				writes = append(writes, c)
 			}
 		case plan.Delete:
-			deletes = append(deletes, c)
+			if auto {
+				autoDeletes = append(autoDeletes, c)
+			} else {
+				deletes = append(deletes, c)
+			}
 		case plan.Replace:
-			deletes = append(deletes, c)
-			writes = append(writes, c)
+			switch {
+			case auto && c.CreateBeforeDestroy:
+				lateDeletes = append(lateDeletes, c)
+			case auto:
+				autoDeletes = append(autoDeletes, c)
+			default:
+				deletes = append(deletes, c)
+			}
+			fallthrough
 		case plan.Create, plan.Update:
-			writes = append(writes, c)
+			switch {
+			case c.Type == state.TypeJob:
+				jobWrites = append(jobWrites, c)
+			case auto:
+				autoWrites = append(autoWrites, c)
+			default:
+				writes = append(writes, c)
+			}
 		default:
 			panic(fmt.Sprintf("apply: unknown action %v", c.Action))
 		}
@@ -134,7 +158,7 @@ func Apply(ctx context.Context, w Writer, p *plan.Plan, st *state.Sync, opts Opt
 	for _, ph := range []struct {
 		changes  []*plan.Change
 		deleting bool
-	}{{deletes, true}, {writes, false}} {
+	}{{autoDeletes, true}, {deletes, true}, {writes, false}, {autoWrites, false}, {jobWrites, false}, {lateDeletes, true}} {
 		for _, level := range levels(ph.changes, ph.deleting) {
 			for start := 0; start < len(level); start += opts.BatchSize {
 				if a.stopped() || ctx.Err() != nil {
@@ -354,7 +378,7 @@ func (a *applier) batch(ctx context.Context, batch []*plan.Change, deleting bool
 // bulkCreatable reports whether a change can go in a bulk create: a new
 // device whose creation needs nothing read first (a parent's scope).
 func bulkCreatable(c *plan.Change) bool {
-	return (c.Action == plan.Create || c.Action == plan.Replace) && c.After.Type == state.TypeDevice && c.After.Parent == ""
+	return (c.Action == plan.Create || c.Action == plan.Replace) && c.After != nil && c.After.Type == state.TypeDevice && c.After.Parent == ""
 }
 
 // bulkCreate creates the devices of batch[idx] in one bulk registry call,
@@ -463,6 +487,16 @@ func (a *applier) failedDependency(c *plan.Change, deleting bool) string {
 }
 
 func (a *applier) one(ctx context.Context, c *plan.Change, deleting bool) error {
+	if isAutomation(c) {
+		switch {
+		case deleting:
+			return a.deleteAutomation(ctx, c)
+		case c.Action == plan.Update:
+			return a.updateAutomation(ctx, c)
+		default:
+			return a.createAutomation(ctx, c)
+		}
+	}
 	if deleting {
 		return a.delete(ctx, c)
 	}

@@ -1,6 +1,9 @@
 package config
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"sort"
@@ -27,8 +30,13 @@ const (
 type Configuration struct {
 	Addr Addr
 	// ID is the configuration's ID on the hub: configuration_id, or the
-	// block name in lower case with '_' made '-'.
-	ID              string
+	// block name in lower case with '_' made '-' and a short hash of the
+	// content appended ("firmware-2-3fa8c1d2"), so that a content change,
+	// which IoT Hub allows only by replacing the configuration, creates the
+	// new one before the old one goes.
+	ID string
+	// IDGiven is true when configuration_id sets the ID.
+	IDGiven         bool
 	TargetCondition string
 	Priority        int
 	Labels          map[string]string
@@ -129,10 +137,21 @@ func (r *run) decodeConfigurations(blocks []*automationBlock) []*Configuration {
 		for name, a := range content.Attributes {
 			c.Ranges[name] = a.Expr.Range()
 		}
+		if a := content.Attributes["desired"]; a != nil {
+			var sens []string
+			c.Desired, _ = r.twinSection(a, "desired", addr, ctx, 0, &sens)
+			if len(sens) > 0 {
+				r.diags = append(r.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Sensitive configuration content",
+					Detail:  "A configuration's content is readable by everyone who can read the hub's configurations; it cannot hold sensitive values.",
+					Subject: a.Expr.Range().Ptr()})
+			}
+		}
 		if a := content.Attributes["configuration_id"]; a != nil {
 			if s, _, ok := r.evalString(a, ctx, 0, true); ok {
-				c.ID = s
+				c.ID, c.IDGiven = s, true
 			}
+		} else {
+			c.ID += "-" + ContentHash(c.Desired)
 		}
 		if !configurationIDRE.MatchString(c.ID) {
 			r.diags = append(r.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid configuration ID",
@@ -158,15 +177,6 @@ func (r *run) decodeConfigurations(blocks []*automationBlock) []*Configuration {
 		}
 		if a := content.Attributes["labels"]; a != nil {
 			c.Labels = r.stringMap(a, ctx)
-		}
-		if a := content.Attributes["desired"]; a != nil {
-			var sens []string
-			c.Desired, _ = r.twinSection(a, "desired", addr, ctx, 0, &sens)
-			if len(sens) > 0 {
-				r.diags = append(r.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Sensitive configuration content",
-					Detail:  "A configuration's content is readable by everyone who can read the hub's configurations; it cannot hold sensitive values.",
-					Subject: a.Expr.Range().Ptr()})
-			}
 		}
 		for _, blk := range content.Blocks {
 			switch blk.Type {
@@ -419,4 +429,12 @@ func (r *run) validName(name string, rng hcl.Range) bool {
 		Detail:  fmt.Sprintf("%q is not a valid block name. A name starts with a letter or underscore and holds only letters, digits, underscores and dashes.", name),
 		Subject: rng.Ptr()})
 	return false
+}
+
+// ContentHash is the short hash of a configuration's content that its
+// default ID carries: the first 8 hex digits of the SHA-256 of its JSON.
+func ContentHash(desired map[string]any) string {
+	b, _ := json.Marshal(desired) // JSON values always encode; keys sorted
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:4])
 }

@@ -43,7 +43,7 @@ job "building" {
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
 	}
-	wantCfg := []*Configuration{{Addr: Addr{Type: TypeConfiguration, Name: "firmware_2"}, ID: "firmware-2", TargetCondition: "tags.site = 'berlin'",
+	wantCfg := []*Configuration{{Addr: Addr{Type: TypeConfiguration, Name: "firmware_2"}, ID: "firmware-2-" + ContentHash(map[string]any{"firmware": map[string]any{"version": "2.0.1"}}), TargetCondition: "tags.site = 'berlin'",
 		Priority: 10, Labels: map[string]string{"team": "ops"}, Desired: map[string]any{"firmware": map[string]any{"version": "2.0.1"}},
 		Metrics: map[string]string{"applied": "SELECT deviceId FROM devices WHERE properties.reported.firmware.version = '2.0.1'"}}}
 	ignore := cmpopts.IgnoreTypes(hcl.Range{}, map[string]hcl.Range{})

@@ -101,8 +101,10 @@ func Diff(cfg *config.Config, prior *state.State, actual *Actual, opts Options) 
 	for a := range want {
 		addrs[a] = true
 	}
-	for a := range prior.Resources {
-		addrs[a] = true
+	for a, r := range prior.Resources {
+		if r.Type == state.TypeDevice || r.Type == state.TypeModule {
+			addrs[a] = true
+		}
 	}
 	for _, addr := range sortedKeys(addrs) {
 		if len(targets) > 0 && !Selects(targets, addr) {
@@ -147,6 +149,14 @@ func Diff(cfg *config.Config, prior *state.State, actual *Actual, opts Options) 
 		p.Changes = append(p.Changes, ch)
 	}
 	replaceModulesOfReplacedDevices(p.Changes)
+	if actual.Configurations != nil {
+		auto, d := diffAutomation(cfg, prior, actual, opts)
+		diags = append(diags, d...)
+		p.Changes = append(p.Changes, auto...)
+	} else if len(cfg.Configurations) > 0 || len(cfg.Jobs) > 0 || hasAutomation(prior) {
+		diags = diags.Append(&hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Configurations and jobs not supported by this hub",
+			Detail: "The configuration declares configurations or jobs (or the state holds some), but the hub's configurations and jobs could not be read."})
+	}
 
 	// prevent_destroy is checked against the declared lifecycle, in destroy
 	// plans too.
@@ -166,6 +176,9 @@ func Diff(cfg *config.Config, prior *state.State, actual *Actual, opts Options) 
 	for _, ch := range p.Changes {
 		if ch.Action == NoOp && ch.MovedFrom == "" && !ch.Importing {
 			p.Unchanged++
+			if ch.Type == state.TypeJob {
+				p.Jobs = append(p.Jobs, ch)
+			}
 			continue
 		}
 		kept = append(kept, ch)
@@ -659,4 +672,13 @@ func redact(r *state.Resource) *state.Resource {
 		c.PrimaryKey, c.SecondaryKey = "", ""
 	}
 	return c
+}
+
+func hasAutomation(st *state.State) bool {
+	for _, r := range st.Resources {
+		if r.Type == state.TypeConfiguration || r.Type == state.TypeJob {
+			return true
+		}
+	}
+	return false
 }

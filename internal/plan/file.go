@@ -29,22 +29,26 @@ type planFileV1 struct {
 }
 
 type changeFileV1 struct {
-	Addr         string          `json:"address"`
-	Type         string          `json:"type"`
-	Action       string          `json:"action"`
-	Before       *resourceFileV1 `json:"before,omitempty"`
-	After        *resourceFileV1 `json:"after,omitempty"`
-	Attrs        []attrFileV1    `json:"attributes,omitempty"`
-	DeviceETag   string          `json:"device_etag,omitempty"`
-	TwinETag     string          `json:"twin_etag,omitempty"`
-	Gone         bool            `json:"gone,omitempty"`
-	MovedFrom    string          `json:"moved_from,omitempty"`
-	Importing    bool            `json:"importing,omitempty"`
-	ImportID     string          `json:"import_id,omitempty"`
-	Dependencies []string        `json:"dependencies,omitempty"`
-	Owned        int             `json:"owned,omitempty"`
-	Foreign      int             `json:"foreign,omitempty"`
-	Reason       string          `json:"reason,omitempty"`
+	Addr                string          `json:"address"`
+	Type                string          `json:"type"`
+	Action              string          `json:"action"`
+	Before              *resourceFileV1 `json:"before,omitempty"`
+	After               *resourceFileV1 `json:"after,omitempty"`
+	Attrs               []attrFileV1    `json:"attributes,omitempty"`
+	DeviceETag          string          `json:"device_etag,omitempty"`
+	TwinETag            string          `json:"twin_etag,omitempty"`
+	Gone                bool            `json:"gone,omitempty"`
+	MovedFrom           string          `json:"moved_from,omitempty"`
+	Importing           bool            `json:"importing,omitempty"`
+	ImportID            string          `json:"import_id,omitempty"`
+	Dependencies        []string        `json:"dependencies,omitempty"`
+	CreateBeforeDestroy bool            `json:"create_before_destroy,omitempty"`
+	Condition           string          `json:"condition,omitempty"`
+	Preview             *int            `json:"preview,omitempty"`
+	JobStatus           string          `json:"job_status,omitempty"`
+	Owned               int             `json:"owned,omitempty"`
+	Foreign             int             `json:"foreign,omitempty"`
+	Reason              string          `json:"reason,omitempty"`
 }
 
 type resourceFileV1 struct {
@@ -71,6 +75,9 @@ type resourceFileV1 struct {
 	ManagedBy    string         `json:"managed_by,omitempty"`
 	Dependencies []string       `json:"dependencies,omitempty"`
 	Sensitive    []string       `json:"sensitive_paths,omitempty"`
+	ObjectID     string         `json:"object_id,omitempty"`
+	Spec         map[string]any `json:"spec,omitempty"`
+	JobStatus    string         `json:"job_status,omitempty"`
 	Tags         map[string]any `json:"tags,omitempty"`
 	Desired      map[string]any `json:"desired,omitempty"`
 }
@@ -92,7 +99,12 @@ func WriteFile(w io.Writer, p *Plan) error {
 	for _, c := range p.Changes {
 		cf := changeFileV1{Addr: c.Addr, Type: c.Type, Action: c.Action.String(), Before: resourceToFile(c.Before), After: resourceToFile(c.After),
 			DeviceETag: c.DeviceETag, TwinETag: c.TwinETag, Gone: c.Gone, Owned: c.Owned, Foreign: c.Foreign, Reason: c.Reason,
-			MovedFrom: c.MovedFrom, Importing: c.Importing, ImportID: c.ImportID, Dependencies: c.Dependencies}
+			MovedFrom: c.MovedFrom, Importing: c.Importing, ImportID: c.ImportID, Dependencies: c.Dependencies,
+			CreateBeforeDestroy: c.CreateBeforeDestroy, Condition: c.Condition, JobStatus: c.JobStatus}
+		if c.Preview >= 0 && c.Condition != "" {
+			n := c.Preview
+			cf.Preview = &n
+		}
 		for _, a := range c.Attrs {
 			cf.Attrs = append(cf.Attrs, attrFileV1{Path: a.Path, Op: a.Op.String(), Before: a.Before, After: a.After, Drift: a.Drift, Prior: a.Prior, Sensitive: a.Sensitive})
 		}
@@ -135,7 +147,14 @@ func ReadFile(r io.Reader) (*Plan, error) {
 		}
 		c := &Change{Addr: cf.Addr, Type: cf.Type, Action: act, Before: resourceFromFile(cf.Before), After: resourceFromFile(cf.After),
 			DeviceETag: cf.DeviceETag, TwinETag: cf.TwinETag, Gone: cf.Gone, Owned: cf.Owned, Foreign: cf.Foreign, Reason: cf.Reason,
-			MovedFrom: cf.MovedFrom, Importing: cf.Importing, ImportID: cf.ImportID, Dependencies: cf.Dependencies}
+			MovedFrom: cf.MovedFrom, Importing: cf.Importing, ImportID: cf.ImportID, Dependencies: cf.Dependencies,
+			CreateBeforeDestroy: cf.CreateBeforeDestroy, Condition: cf.Condition, JobStatus: cf.JobStatus}
+		switch {
+		case cf.Preview != nil:
+			c.Preview = *cf.Preview
+		case cf.Condition != "":
+			c.Preview = -1
+		}
 		if (act == Create || act == Update || act == Replace) && c.After == nil || (act == Delete || act == Update || act == Replace) && c.Before == nil {
 			return nil, fmt.Errorf("change %d (%s): %s without the resource it needs", i, cf.Addr, act)
 		}
@@ -166,7 +185,7 @@ func resourceToFile(r *state.Resource) *resourceFileV1 {
 		TwinETag: r.TwinETag, Status: string(r.Status), StatusReason: r.StatusReason, Auth: string(r.Auth),
 		PrimaryThumbprint: r.PrimaryThumbprint, SecondaryThumbprint: r.SecondaryThumbprint, ExplicitKeys: r.ExplicitKeys,
 		KeyVersion: r.KeyVersion, Edge: r.Edge, Parent: r.Parent, ManagedBy: r.ManagedBy, Dependencies: r.Dependencies,
-		Sensitive: r.Sensitive, Tags: r.Tags, Desired: r.Desired}
+		Sensitive: r.Sensitive, Tags: r.Tags, Desired: r.Desired, ObjectID: r.ObjectID, Spec: r.Spec, JobStatus: r.JobStatus}
 	if r.ExplicitKeys {
 		f.PrimaryKey, f.SecondaryKey = r.PrimaryKey, r.SecondaryKey
 	}
@@ -181,7 +200,7 @@ func resourceFromFile(f *resourceFileV1) *state.Resource {
 		TwinETag: f.TwinETag, Status: hub.Status(f.Status), StatusReason: f.StatusReason, Auth: hub.AuthType(f.Auth),
 		PrimaryThumbprint: f.PrimaryThumbprint, SecondaryThumbprint: f.SecondaryThumbprint, ExplicitKeys: f.ExplicitKeys,
 		KeyVersion: f.KeyVersion, Edge: f.Edge, Parent: f.Parent, ManagedBy: f.ManagedBy, Dependencies: f.Dependencies,
-		Sensitive: f.Sensitive, Tags: f.Tags, Desired: f.Desired}
+		Sensitive: f.Sensitive, Tags: f.Tags, Desired: f.Desired, ObjectID: f.ObjectID, Spec: f.Spec, JobStatus: f.JobStatus}
 	if f.ExplicitKeys {
 		r.PrimaryKey, r.SecondaryKey = f.PrimaryKey, f.SecondaryKey
 	}

@@ -3,6 +3,7 @@ package plan
 import (
 	"strings"
 
+	"github.com/iotplan/iotplan/internal/hub"
 	"github.com/iotplan/iotplan/internal/state"
 )
 
@@ -27,6 +28,9 @@ type Plan struct {
 	Changes []*Change
 	// Unchanged counts the managed resources that need nothing.
 	Unchanged int
+	// Jobs lists the jobs created earlier that the plan leaves alone, with
+	// their status as refresh saw it; for humans only.
+	Jobs []*Change
 }
 
 // Change is one planned action on one resource.
@@ -57,6 +61,18 @@ type Change struct {
 	// Dependencies are the addresses the resource depends on: apply creates
 	// and updates it after them, and deletes it before them.
 	Dependencies []string
+	// CreateBeforeDestroy makes a replacement create the new object before
+	// deleting the old one (configurations whose ID changes).
+	CreateBeforeDestroy bool
+	// Condition is the target condition of a configuration or the query of
+	// a job; Preview is how many devices it matched when planned (-1 when
+	// not counted). Both for humans only.
+	Condition string
+	Preview   int
+	// JobStatus and JobStats are a job's status and device statistics as
+	// refresh saw them; for humans only.
+	JobStatus string
+	JobStats  *hub.DeviceJobStatistics
 	// Owned counts the owned twin keys that already hold their value;
 	// Foreign counts the twin keys set by others, which apply leaves alone.
 	// Both are for humans only.

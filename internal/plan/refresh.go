@@ -21,6 +21,10 @@ type Actual struct {
 	Modules map[string]*hub.Twin
 	// Pages is the number of query pages read.
 	Pages int
+	// Configurations and Jobs are those of the hub that refresh read, by
+	// ID; nil when the hub was not asked.
+	Configurations map[string]*hub.Configuration
+	Jobs           map[string]*hub.JobResponse
 
 	scopes map[string]string // deviceScope → device ID, built on first use
 }
@@ -89,8 +93,17 @@ func Refresh(ctx context.Context, r Reader, pageSize int) (*Actual, error) {
 // records. Apply still sends the recorded etags, so a twin changed since
 // is not overwritten.
 func ActualFromState(prior *state.State) *Actual {
-	a := &Actual{Devices: map[string]*hub.Twin{}, Modules: map[string]*hub.Twin{}}
+	a := &Actual{Devices: map[string]*hub.Twin{}, Modules: map[string]*hub.Twin{},
+		Configurations: map[string]*hub.Configuration{}, Jobs: map[string]*hub.JobResponse{}}
 	for _, r := range prior.Resources {
+		switch r.Type {
+		case state.TypeConfiguration:
+			a.Configurations[r.ObjectID] = configurationFromSpec(r)
+			continue
+		case state.TypeJob:
+			a.Jobs[r.ObjectID] = &hub.JobResponse{JobID: r.ObjectID, Status: hub.JobStatus(r.JobStatus)}
+			continue
+		}
 		desired := hub.TwinCollection{}
 		for k, v := range r.Desired {
 			desired[k] = v
@@ -117,4 +130,26 @@ func ActualFromState(prior *state.State) *Actual {
 		}
 	}
 	return a
+}
+
+// configurationFromSpec is a configuration as the state recorded it.
+func configurationFromSpec(r *state.Resource) *hub.Configuration {
+	c := &hub.Configuration{ID: r.ObjectID, ETag: r.ETag}
+	c.TargetCondition, _ = r.Spec["target_condition"].(string)
+	if p, ok := r.Spec["priority"].(float64); ok {
+		c.Priority = int(p)
+	}
+	if l, ok := r.Spec["labels"].(map[string]any); ok {
+		c.Labels = map[string]string{}
+		for k, v := range l {
+			c.Labels[k], _ = v.(string)
+		}
+	}
+	if m, ok := r.Spec["metrics"].(map[string]any); ok {
+		c.Metrics = &hub.ConfigurationMetrics{Queries: map[string]string{}}
+		for k, v := range m {
+			c.Metrics.Queries[k], _ = v.(string)
+		}
+	}
+	return c
 }

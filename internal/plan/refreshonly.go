@@ -13,6 +13,9 @@ func refreshOnly(prior *state.State, actual *Actual, targets []string) (changes 
 			continue
 		}
 		r := prior.Resources[addr]
+		if r.Type != state.TypeDevice && r.Type != state.TypeModule {
+			continue
+		}
 		t := actual.Lookup(r)
 		if t == nil {
 			changes = append(changes, &Change{Addr: addr, Type: r.Type, Action: Delete, Before: redact(r), Gone: true,

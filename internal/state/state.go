@@ -32,8 +32,10 @@ type Output struct {
 
 // Resource types.
 const (
-	TypeDevice = "device"
-	TypeModule = "device_module"
+	TypeDevice        = "device"
+	TypeModule        = "device_module"
+	TypeConfiguration = "configuration"
+	TypeJob           = "job"
 )
 
 // Resource is one managed hub object (a device or a module identity and its
@@ -67,6 +69,13 @@ type Resource struct {
 	// Sensitive lists the attribute and twin key paths whose values are
 	// sensitive ("desired.token"); renderers hide them.
 	Sensitive []string
+	// ObjectID is the hub ID of a configuration or a job.
+	ObjectID string
+	// Spec is what the configuration declared of a configuration or a job
+	// when it was last applied, as JSON values by argument name.
+	Spec map[string]any
+	// JobStatus is a job's status as last seen.
+	JobStatus string
 	// Tags and Desired hold the twin keys iotplan owns, with the values it
 	// last wrote. Keys set by others are never recorded here.
 	Tags    map[string]any
@@ -123,12 +132,16 @@ func (r *Resource) DeepCopy() *Resource {
 	c.Desired = copyObject(r.Desired)
 	c.Dependencies = slices.Clone(r.Dependencies)
 	c.Sensitive = slices.Clone(r.Sensitive)
+	c.Spec = copyObject(r.Spec)
 	return &c
 }
 
-// HubID is the identity's ID on the hub: the device ID, or
-// "deviceID/moduleID" for a module.
+// HubID is the object's ID on the hub: the device ID, "deviceID/moduleID"
+// for a module, the ID of a configuration or a job.
 func (r *Resource) HubID() string {
+	if r.Type == TypeConfiguration || r.Type == TypeJob {
+		return r.ObjectID
+	}
 	if r.ModuleID != "" {
 		return r.DeviceID + "/" + r.ModuleID
 	}

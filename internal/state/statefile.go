@@ -84,6 +84,9 @@ type resourceV1 struct {
 	ManagedBy           string         `json:"managed_by,omitempty"`
 	Dependencies        []string       `json:"dependencies,omitempty"`
 	SensitivePaths      []string       `json:"sensitive_paths,omitempty"`
+	ObjectID            string         `json:"object_id,omitempty"`
+	Spec                map[string]any `json:"spec,omitempty"`
+	JobStatus           string         `json:"job_status,omitempty"`
 	Tags                map[string]any `json:"tags,omitempty"`
 	Desired             map[string]any `json:"desired,omitempty"`
 	Sensitive           *sensitiveV1   `json:"sensitive,omitempty"`
@@ -187,6 +190,9 @@ func (f *stateV1) state() (*State, error) {
 			ManagedBy:           rf.ManagedBy,
 			Dependencies:        rf.Dependencies,
 			Sensitive:           rf.SensitivePaths,
+			ObjectID:            rf.ObjectID,
+			Spec:                rf.Spec,
+			JobStatus:           rf.JobStatus,
 			GenerationID:        rf.GenerationID,
 			ETag:                rf.ETag,
 			TwinETag:            rf.TwinETag,
@@ -299,6 +305,9 @@ func newStateV1(s *State) (*stateV1, error) {
 			ManagedBy:           r.ManagedBy,
 			Dependencies:        r.Dependencies,
 			SensitivePaths:      r.Sensitive,
+			ObjectID:            r.ObjectID,
+			Spec:                r.Spec,
+			JobStatus:           r.JobStatus,
 			GenerationID:        r.GenerationID,
 			ETag:                r.ETag,
 			TwinETag:            r.TwinETag,

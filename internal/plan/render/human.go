@@ -3,6 +3,7 @@ package render
 import (
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 
 	"github.com/iotplan/iotplan/internal/hub"
@@ -21,6 +22,7 @@ func HumanWith(w io.Writer, p *plan.Plan, opts Options) error {
 	var b strings.Builder
 	if !p.HasChanges() {
 		b.WriteString(noChanges(p) + "\n")
+		writeJobs(&b, p)
 		_, err := io.WriteString(w, b.String())
 		return err
 	}
@@ -41,6 +43,7 @@ func HumanWith(w io.Writer, p *plan.Plan, opts Options) error {
 		b.WriteString("\n")
 		writeEntry(&b, e)
 	}
+	writeJobs(&b, p)
 	add, change, destroy := p.Counts()
 	fmt.Fprintf(&b, "\nPlan: %s to add, %s to change, %s to destroy.\n", Count(add), Count(change), Count(destroy))
 	_, err := io.WriteString(w, b.String())
@@ -236,6 +239,25 @@ func writeEntry(b *strings.Builder, e *entry) {
 		}
 	}
 	b.WriteString("    }\n")
+	if c.Condition != "" && c.Preview >= 0 {
+		fmt.Fprintf(b, "    # %s matches %s %s now\n", Value(c.Condition), Count(c.Preview), plural(c.Preview, "device", "devices"))
+	}
+}
+
+// writeJobs lists the jobs created earlier, with their status.
+func writeJobs(b *strings.Builder, p *plan.Plan) {
+	if len(p.Jobs) == 0 {
+		return
+	}
+	b.WriteString("\nJobs created earlier (they run once and are not run again):\n")
+	for _, c := range p.Jobs {
+		fmt.Fprintf(b, "  %s (%s): %s", c.Addr, c.HubID(), c.JobStatus)
+		if s := c.JobStats; s != nil {
+			fmt.Fprintf(b, ", %s %s: %s succeeded, %s failed, %s running, %s pending", Count(s.DeviceCount), plural(s.DeviceCount, "device", "devices"),
+				Count(s.SucceededCount), Count(s.FailedCount), Count(s.RunningCount), Count(s.PendingCount))
+		}
+		b.WriteString("\n")
+	}
 }
 
 // writeGroup draws a group: the shared block under a range of hub IDs, and
@@ -344,11 +366,28 @@ func replaceLines(c *plan.Change) []line {
 	if len(ls) == 0 && c.Reason != "" {
 		ls = append(ls, line{"#", "reason", c.Reason, ""})
 	}
+	if c.CreateBeforeDestroy {
+		ls = append(ls, line{"#", "order", "the new one is created before the old one is deleted", ""})
+	}
 	return ls
 }
 
 func resourceLines(sym string, r *state.Resource) []line {
 	var ls []line
+	if r.Type == state.TypeConfiguration || r.Type == state.TypeJob {
+		keys := make([]string, 0, len(r.Spec))
+		for k := range r.Spec {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if m, ok := r.Spec[k].(map[string]any); ok && len(m) == 0 {
+				continue
+			}
+			ls = append(ls, line{sym, k, Value(r.Spec[k]), ""})
+		}
+		return ls
+	}
 	if r.Type == state.TypeModule {
 		if r.ManagedBy != "" {
 			ls = append(ls, line{sym, "managed_by", Value(r.ManagedBy), ""})
