@@ -72,6 +72,46 @@ type Hub interface {
 
 	// Statistics counts the devices of the hub.
 	Statistics(ctx context.Context) (*RegistryStatistics, error)
+
+	// CreateJob creates a job (jobs v2, PUT /jobs/v2/{jobId}): a direct
+	// method to call, or a twin patch to apply, on every device its query
+	// condition matches when it starts. The hub runs it: at once, or at its
+	// start time. An ID in use is a 409 JobAlreadyExists (409104) error;
+	// more active jobs than the hub's tier allows a 429
+	// ThrottlingMaxActiveJobCountExceeded (429004) error.
+	CreateJob(ctx context.Context, req *JobRequest) (*JobResponse, error)
+	// Job returns a job with its statistics. An unknown job is a 404
+	// JobNotFound (404002) error.
+	Job(ctx context.Context, id string) (*JobResponse, error)
+	// CancelJob cancels a job that has not ended and returns it; a job
+	// that has ended is returned as it is.
+	CancelJob(ctx context.Context, id string) (*JobResponse, error)
+	// Jobs lists the hub's jobs one page at a time (GET /jobs/v2/query).
+	// jobType and status, when not empty, filter them; status may be
+	// spelled any of the ways the service and its SDKs spell it.
+	Jobs(ctx context.Context, jobType, status string, opts QueryOptions) (*JobPage, error)
+
+	// Configuration returns an automatic device configuration. An unknown
+	// one is a 404 ConfigurationNotFound (404301) error.
+	Configuration(ctx context.Context, id string) (*Configuration, error)
+	// Configurations lists up to top configurations (all when top is 0 or
+	// less).
+	Configurations(ctx context.Context, top int) ([]Configuration, error)
+	// CreateConfiguration creates a configuration (PUT without If-Match).
+	// An ID in use is a 409 ConfigurationAlreadyExists (409401) error.
+	CreateConfiguration(ctx context.Context, c *Configuration) (*Configuration, error)
+	// UpdateConfiguration changes a configuration's target condition,
+	// priority, labels and metric queries. Its content cannot change: a
+	// different one is a 400 CannotModifyImmutableConfigurationContent
+	// (400403) error.
+	UpdateConfiguration(ctx context.Context, c *Configuration, ifMatch string) (*Configuration, error)
+	// DeleteConfiguration removes a configuration; the hub then takes
+	// what it wrote out of the twins no other configuration claims.
+	DeleteConfiguration(ctx context.Context, id, ifMatch string) error
+	// TestConfigurationQueries checks a target condition and custom
+	// metric queries without creating a configuration, and says what is
+	// wrong with each.
+	TestConfigurationQueries(ctx context.Context, in *ConfigurationQueriesTestInput) (*ConfigurationQueriesTestResponse, error)
 }
 
 // QueryOptions controls the paging of a query.

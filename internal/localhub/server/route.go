@@ -28,12 +28,19 @@ type params struct {
 // registry reads need RegistryRead (which RegistryWrite implies), registry
 // writes RegistryWrite, twins, methods and service statistics
 // ServiceConnect, and queries ServiceConnect or RegistryRead (the
-// reference's rule where its sources disagree).
+// reference's rule where its sources disagree). Jobs v2 take
+// ServiceConnect or RegistryWrite; configurations RegistryRead or
+// ServiceConnect to read (testQueries only reads) and RegistryWrite or
+// ServiceConnect to write: the reference's rules, its sources being
+// silent or at odds. Jobs and configurations bind their ID as {id}.
 func routes() []route {
 	read := []hub.Right{hub.RegistryRead}
 	write := []hub.Right{hub.RegistryWrite}
 	service := []hub.Right{hub.ServiceConnect}
 	query := []hub.Right{hub.ServiceConnect, hub.RegistryRead}
+	jobs := []hub.Right{hub.ServiceConnect, hub.RegistryWrite}
+	configRead := []hub.Right{hub.RegistryRead, hub.ServiceConnect}
+	configWrite := []hub.Right{hub.RegistryWrite, hub.ServiceConnect}
 	p := func(s string) []string { return strings.Split(s, "/") }
 	return []route{
 		{http.MethodGet, p("devices"), read, (*Server).listDevices},
@@ -56,6 +63,15 @@ func routes() []route {
 		{http.MethodPost, p("twins/{id}/modules/{mid}/methods"), service, (*Server).invokeMethod},
 		{http.MethodGet, p("statistics/devices"), read, (*Server).registryStatistics},
 		{http.MethodGet, p("statistics/service"), service, (*Server).serviceStatistics},
+		{http.MethodGet, p("jobs/v2/query"), jobs, (*Server).queryJobs},
+		{http.MethodPut, p("jobs/v2/{id}"), jobs, (*Server).putJob},
+		{http.MethodGet, p("jobs/v2/{id}"), jobs, (*Server).getJob},
+		{http.MethodPost, p("jobs/v2/{id}/cancel"), jobs, (*Server).cancelJob},
+		{http.MethodGet, p("configurations"), configRead, (*Server).listConfigurations},
+		{http.MethodPost, p("configurations/testQueries"), configRead, (*Server).testConfigurationQueries},
+		{http.MethodGet, p("configurations/{id}"), configRead, (*Server).getConfiguration},
+		{http.MethodPut, p("configurations/{id}"), configWrite, (*Server).putConfiguration},
+		{http.MethodDelete, p("configurations/{id}"), configWrite, (*Server).deleteConfiguration},
 	}
 }
 
