@@ -207,6 +207,9 @@ func runHubServe(ctx context.Context, s *streams, o serveOptions) error {
 	for _, ep := range endpoints {
 		g.Go(func() error { return ep.run(gctx) })
 	}
+	// The hub's own work: jobs at their start times, and the automatic
+	// configurations.
+	g.Go(func() error { return h.Run(gctx) })
 	err = g.Wait()
 	if err != nil {
 		return err
