@@ -167,6 +167,9 @@ func runHubServe(ctx context.Context, s *streams, o serveOptions) error {
 		return err
 	}
 	srvOpts.WebSocket = gw.WebSocketHandler()
+	// Cloud-to-device and device-to-cloud messages over REST: the local
+	// extension (docs/local-extensions.md).
+	srvOpts.SendC2D, srvOpts.Subscribe = localMessages(gw)
 	mqttLn, err := net.Listen("tcp", o.mqttAddr)
 	if err != nil {
 		return listenError(o.mqttAddr, err)

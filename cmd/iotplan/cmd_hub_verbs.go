@@ -149,6 +149,8 @@ func addHubVerbs(parent *cobra.Command, s *streams) {
 		newInvokeMethodCmd(s, false),
 		newInvokeMethodCmd(s, true),
 		newHubQueryCmd(s),
+		newC2DMessageCmd(s),
+		newMonitorEventsCmd(s),
 	)
 }
 

@@ -60,6 +60,20 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock tokens are checked against; nil means time.Now.
 	Now func() time.Time
+
+	// SendC2D queues a cloud-to-device message for a device, for the
+	// local extension's POST /$local/devices/{id}/messages/devicebound
+	// (local.go). The server has checked the message and that the device
+	// exists and is enabled; a *hub.Error it returns (413001, 403004) is
+	// answered as it is. Nil answers 404: no cloud-to-device messages.
+	SendC2D func(ctx context.Context, deviceID string, m C2DMessage) error
+	// Subscribe opens a subscription to every device's device-to-cloud
+	// messages, for one stream of the local extension's GET
+	// /$local/events. Nil answers 404: no device-to-cloud messages.
+	Subscribe func(ctx context.Context) (EventSource, error)
+	// EventHeartbeat is how long an event stream stays silent before the
+	// server writes an empty line; zero means DefaultEventHeartbeat.
+	EventHeartbeat time.Duration
 }
 
 // Server is an http.Handler serving a local hub's service REST API. It is
@@ -87,7 +101,7 @@ func New(h *localhub.Hub, opts Options) *Server {
 	if s.opts.Now == nil {
 		s.opts.Now = time.Now
 	}
-	s.routes = routes()
+	s.routes = append(routes(), localRoutes()...)
 	return s
 }
 
