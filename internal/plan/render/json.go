@@ -16,7 +16,7 @@ import (
 // docs/plan.schema.json. A new field or a new value of an enumeration bumps
 // the minor version, and readers ignore what they do not know; a field
 // removed, renamed or given another meaning bumps the major version.
-const FormatVersion = "1.1"
+const FormatVersion = "1.2"
 
 type jsonPlan struct {
 	FormatVersion string `json:"format_version"`
@@ -31,23 +31,26 @@ type jsonPlan struct {
 }
 
 type jsonChange struct {
-	Address   string        `json:"address"`
-	Type      string        `json:"type"`
-	DeviceID  string        `json:"device_id"`
-	ModuleID  string        `json:"module_id,omitempty"`
-	Action    string        `json:"action"`
-	Reason    string        `json:"reason,omitempty"`
-	Drift     bool          `json:"drift"`
-	Gone      bool          `json:"gone,omitempty"`
-	MovedFrom string        `json:"moved_from,omitempty"`
-	Importing bool          `json:"importing,omitempty"`
-	ImportID  string        `json:"import_id,omitempty"`
-	Before    *jsonResource `json:"before"`
-	After     *jsonResource `json:"after"`
-	Changes   []jsonAttr    `json:"attribute_changes"`
-	Owned     int           `json:"unchanged_owned_keys"`
-	Foreign   int           `json:"foreign_keys"`
-	DependsOn []string      `json:"dependencies"`
+	Address   string     `json:"address"`
+	Type      string     `json:"type"`
+	DeviceID  string     `json:"device_id,omitempty"`
+	ObjectID  string     `json:"object_id,omitempty"`
+	Condition string     `json:"condition,omitempty"`
+	Preview   *int       `json:"targets_now,omitempty"`
+	ModuleID  string     `json:"module_id,omitempty"`
+	Action    string     `json:"action"`
+	Reason    string     `json:"reason,omitempty"`
+	Drift     bool       `json:"drift"`
+	Gone      bool       `json:"gone,omitempty"`
+	MovedFrom string     `json:"moved_from,omitempty"`
+	Importing bool       `json:"importing,omitempty"`
+	ImportID  string     `json:"import_id,omitempty"`
+	Before    *jsonBody  `json:"before"`
+	After     *jsonBody  `json:"after"`
+	Changes   []jsonAttr `json:"attribute_changes"`
+	Owned     int        `json:"unchanged_owned_keys"`
+	Foreign   int        `json:"foreign_keys"`
+	DependsOn []string   `json:"dependencies"`
 }
 
 type jsonResource struct {
@@ -140,10 +143,19 @@ func JSON(w io.Writer, p *plan.Plan) error {
 }
 
 func jsonChangeOf(c *plan.Change) jsonChange {
-	jc := jsonChange{Address: c.Addr, Type: c.Type, DeviceID: c.DeviceID(), ModuleID: moduleID(c), Action: c.Action.String(),
+	jc := jsonChange{Address: c.Addr, Type: c.Type, ModuleID: moduleID(c), Action: c.Action.String(),
 		Reason: c.Reason, Drift: drifted(c), Gone: c.Gone, MovedFrom: c.MovedFrom, Importing: c.Importing, ImportID: c.ImportID,
 		Before: jsonRes(c.Before), After: jsonRes(c.After), Changes: []jsonAttr{}, Owned: c.Owned, Foreign: c.Foreign,
 		DependsOn: sortedCopy(c.Dependencies)}
+	if c.Type == state.TypeConfiguration || c.Type == state.TypeJob {
+		jc.ObjectID, jc.Condition = c.HubID(), c.Condition
+		if c.Condition != "" && c.Preview >= 0 {
+			n := c.Preview
+			jc.Preview = &n
+		}
+	} else {
+		jc.DeviceID = c.DeviceID()
+	}
 	for _, a := range c.Attrs {
 		ja := jsonAttr{Path: a.Path, Action: a.Op.String(), Before: a.Before, After: a.After, Drift: a.Drift, Prior: a.Prior}
 		if a.Sensitive {
@@ -155,10 +167,54 @@ func jsonChangeOf(c *plan.Change) jsonChange {
 	return jc
 }
 
-func jsonRes(r *state.Resource) *jsonResource {
+// jsonAutomation is a configuration or a job: its hub ID and what the
+// configuration declares of it.
+type jsonAutomation struct {
+	ObjectID  string         `json:"object_id"`
+	Spec      map[string]any `json:"spec"`
+	JobStatus string         `json:"job_status,omitempty"`
+}
+
+// jsonBody is the before or after of a change: a resource (a device or a
+// module) or an automation object (a configuration or a job).
+type jsonBody struct {
+	res  *jsonResource
+	auto *jsonAutomation
+}
+
+func (b jsonBody) MarshalJSON() ([]byte, error) {
+	if b.auto != nil {
+		return json.Marshal(b.auto)
+	}
+	return json.Marshal(b.res)
+}
+
+func (b *jsonBody) UnmarshalJSON(data []byte) error {
+	var probe struct {
+		ObjectID *string `json:"object_id"`
+	}
+	if err := json.Unmarshal(data, &probe); err != nil {
+		return err
+	}
+	if probe.ObjectID != nil {
+		b.auto = &jsonAutomation{}
+		return json.Unmarshal(data, b.auto)
+	}
+	b.res = &jsonResource{}
+	return json.Unmarshal(data, b.res)
+}
+
+func jsonRes(r *state.Resource) *jsonBody {
 	if r == nil {
 		return nil
 	}
+	if r.Type == state.TypeConfiguration || r.Type == state.TypeJob {
+		return &jsonBody{auto: &jsonAutomation{ObjectID: r.ObjectID, Spec: orEmpty(r.Spec), JobStatus: r.JobStatus}}
+	}
+	return &jsonBody{res: jsonResourceOf(r)}
+}
+
+func jsonResourceOf(r *state.Resource) *jsonResource {
 	return &jsonResource{DeviceID: r.DeviceID, ModuleID: r.ModuleID, Status: string(r.Status), StatusReason: r.StatusReason,
 		Auth: authName(r.Auth), PrimaryThumbprint: r.PrimaryThumbprint, SecondaryThumbprint: r.SecondaryThumbprint,
 		Edge: r.Edge, Parent: r.Parent, ManagedBy: r.ManagedBy, KeyVersion: r.KeyVersion,

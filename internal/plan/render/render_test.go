@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -51,6 +52,12 @@ type goldenCase struct {
 	destroy     bool
 	refreshOnly bool
 	hub         string
+	configs     []*config.Configuration
+	jobs        []*config.Job
+	// hubConfigs and hubJobs are the hub's configurations and jobs; nil
+	// leaves automation out of the refresh.
+	hubConfigs []*hub.Configuration
+	hubJobs    []*hub.JobResponse
 	// noJSONGolden skips plan.json.golden, for plans too large to review
 	// as JSON; their JSON is still checked against the schema.
 	noJSONGolden bool
@@ -68,6 +75,30 @@ func fingerprint(key string) string {
 }
 
 var cases = map[string]goldenCase{
+	"automation": {
+		configs: []*config.Configuration{
+			{Addr: config.Addr{Type: config.TypeConfiguration, Name: "firmware"}, ID: "firmware-2", TargetCondition: "tags.site = 'berlin'",
+				Priority: 10, Desired: obj{"firmware": obj{"version": "2.0.1"}}, Metrics: map[string]string{"applied": "SELECT deviceId FROM devices WHERE properties.reported.firmware.version = '2.0.1'"}},
+			{Addr: config.Addr{Type: config.TypeConfiguration, Name: "tuning"}, ID: "tuning", TargetCondition: "tags.site = 'oslo'", Priority: 5,
+				Desired: obj{"mode": "eco"}},
+		},
+		jobs: []*config.Job{
+			{Addr: config.Addr{Type: config.TypeJob, Name: "reboot_floor_3"}, ID: "reboot-floor-3", Type: config.JobMethod, Query: "tags.floor = 3",
+				Method: "reboot", Payload: obj{"delay": 30.0}, ResponseTimeout: 30 * time.Second, MaxDuration: time.Hour,
+				StartTime: time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC)},
+			{Addr: config.Addr{Type: config.TypeJob, Name: "done"}, ID: "done", Type: config.JobTwinUpdate, Query: "deviceId = 'x'",
+				Desired: obj{"BuildingNo": 45.0}, ResponseTimeout: 30 * time.Second, MaxDuration: time.Hour},
+		},
+		prior: []*state.Resource{
+			{Addr: "configuration.tuning", Type: state.TypeConfiguration, ObjectID: "tuning", Spec: obj{"target_condition": "tags.site = 'oslo'",
+				"priority": 1.0, "labels": obj{}, "metrics": obj{}, "desired": obj{"mode": "eco"}}},
+			{Addr: "job.done", Type: state.TypeJob, ObjectID: "done", JobStatus: "completed", Spec: obj{"type": "twin_update", "query": "deviceId = 'x'",
+				"max_duration": "1h0m0s", "desired": obj{"BuildingNo": 45.0}}},
+		},
+		hubConfigs: []*hub.Configuration{{ID: "tuning", TargetCondition: "tags.site = 'oslo'", Priority: 1, ETag: "MQ=="}},
+		hubJobs: []*hub.JobResponse{{JobID: "done", Status: hub.JobStatusCompleted,
+			DeviceJobStatistics: &hub.DeviceJobStatistics{DeviceCount: 1, SucceededCount: 1}}},
+	},
 	"modules_moves_imports_secrets": {
 		cfg: []*config.Device{
 			{Addr: config.Addr{Type: "device", Name: "gw"}, DeviceID: "gw-1", Edge: true,
@@ -260,8 +291,22 @@ func (tc goldenCase) diff(t testing.TB) *plan.Plan {
 	for _, tw := range tc.modTwins {
 		actual.Modules[tw.DeviceID+"/"+tw.ModuleID] = tw
 	}
-	cfg := &config.Config{Devices: tc.cfg, Modules: tc.modules, Moved: tc.moved, Imports: tc.imports}
+	if tc.hubConfigs != nil {
+		actual.Configurations, actual.Jobs = map[string]*hub.Configuration{}, map[string]*hub.JobResponse{}
+		for _, c := range tc.hubConfigs {
+			actual.Configurations[c.ID] = c
+		}
+		for _, j := range tc.hubJobs {
+			actual.Jobs[j.JobID] = j
+		}
+	}
+	cfg := &config.Config{Devices: tc.cfg, Modules: tc.modules, Moved: tc.moved, Imports: tc.imports, Configurations: tc.configs, Jobs: tc.jobs}
 	p, diags := plan.Diff(cfg, prior, actual, plan.Options{Destroy: tc.destroy, RefreshOnly: tc.refreshOnly})
+	for _, c := range p.Changes {
+		if c.Condition != "" {
+			c.Preview = 412 // as a hub would count it
+		}
+	}
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
