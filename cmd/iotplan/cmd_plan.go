@@ -177,8 +177,8 @@ func makePlan(ctx context.Context, s *streams, lc loadedConfig, prior *state.Sta
 	}
 	p, diags := plan.Diff(lc.cfg, prior, actual, plan.Options{Destroy: o.destroy, RefreshOnly: o.refreshOnly, Targets: o.targets, Replace: o.replace})
 	p.Hub = name
+	printDiags(s, lc.files, diags)
 	if diags.HasErrors() {
-		printDiags(s, lc.files, diags)
 		return nil, exitCode(1)
 	}
 	// How many devices each job and configuration targets now.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sort"
 	"strings"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 
 	"github.com/iotplan/iotplan/internal/config"
 	"github.com/iotplan/iotplan/internal/hub"
+	"github.com/iotplan/iotplan/internal/hub/query"
 	"github.com/iotplan/iotplan/internal/state"
 )
 
@@ -171,6 +173,9 @@ func diffAutomation(cfg *config.Config, prior *state.State, actual *Actual, opts
 			}
 		}
 	}
+	if !opts.Destroy {
+		diags = diags.Extend(overlapWarnings(cfg, actual))
+	}
 	return changes, diags
 }
 
@@ -305,4 +310,61 @@ func Preview(ctx context.Context, c Counter, p *Plan) error {
 		}
 	}
 	return nil
+}
+
+// overlapWarnings warns when a configuration targets a device whose
+// desired properties a device block also owns, at the same keys: both
+// would write them, and the last writer wins.
+func overlapWarnings(cfg *config.Config, actual *Actual) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, c := range cfg.Configurations {
+		q, err := query.ParseCondition(query.Devices, c.TargetCondition)
+		if err != nil || len(c.Desired) == 0 {
+			continue
+		}
+		cl := leaves(c.Desired)
+		for _, d := range cfg.Devices {
+			if len(d.Desired) == 0 {
+				continue
+			}
+			doc := map[string]any{"deviceId": d.DeviceID, "tags": jsonCopy(d.Tags)}
+			if t := actual.Devices[d.DeviceID]; t != nil {
+				if m, ok := jsonCopy(t).(map[string]any); ok {
+					doc = m
+					if d.Tags != nil {
+						tags, _ := doc["tags"].(map[string]any)
+						if tags == nil {
+							tags = map[string]any{}
+						}
+						for k, v := range jsonCopy(d.Tags).(map[string]any) {
+							tags[k] = v
+						}
+						doc["tags"] = tags
+					}
+				}
+			}
+			if !q.Match(doc) {
+				continue
+			}
+			var both []string
+			for k := range leaves(d.Desired) {
+				if covers(cl, k) {
+					both = append(both, "desired."+k)
+				}
+			}
+			if len(both) == 0 {
+				continue
+			}
+			sort.Strings(both)
+			rng := d.DeclRange
+			if r, ok := d.Ranges["desired"]; ok {
+				rng = r
+			}
+			diags = diags.Append(&hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Desired properties set twice",
+				Detail: fmt.Sprintf("%s owns %s, which %s (configuration %q) also sets on device %q: whichever writes last wins, and the other will see drift. Leave the keys to one of them.",
+					d.Addr, strings.Join(both, ", "), c.Addr, c.ID, d.DeviceID),
+				Subject: rng.Ptr()})
+		}
+	}
+	return diags
 }
