@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/iotplan/iotplan/internal/apply"
+	"github.com/iotplan/iotplan/internal/hub"
 	"github.com/iotplan/iotplan/internal/localhub"
 	"github.com/iotplan/iotplan/internal/plan"
 	"github.com/iotplan/iotplan/internal/plan/render"
@@ -290,10 +291,20 @@ func runEmbeddedAutomation(ctx context.Context, s *streams, h *fleetHub, p *plan
 	if !ok {
 		return nil
 	}
+	// Jobs the plan creates, or created earlier that have not ended, run
+	// when due; configurations are applied whenever the state has some,
+	// since device changes may move devices between them.
 	var jobs, configs bool
 	for _, c := range p.Changes {
 		jobs = jobs || c.Type == state.TypeJob
-		configs = configs || c.Type == state.TypeConfiguration
+	}
+	for _, r := range st.Resources {
+		switch r.Type {
+		case state.TypeJob:
+			jobs = jobs || !hub.JobStatus(r.JobStatus).Terminal()
+		case state.TypeConfiguration:
+			configs = true
+		}
 	}
 	if configs {
 		if err := lh.ApplyConfigurations(ctx); err != nil {
