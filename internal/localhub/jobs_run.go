@@ -21,6 +21,9 @@ const (
 	// writes: the twins a twin-update job patches, the results a method
 	// job records, the devices it marks running before calling them.
 	jobBatch = 256
+	// startBatch bounds the pending records one transaction writes when a
+	// job starts.
+	startBatch = 10000
 )
 
 // Per-device error codes of jobs, as devices.jobs records report them.
@@ -120,42 +123,59 @@ func (h *Hub) startJob(ctx context.Context, id string) (*jobRecord, error) {
 		}
 	}
 	queryErr := err
-	err = h.update("start job", func(tx *bolt.Tx) error {
-		s, err := writeJobStore(tx)
-		if err != nil {
-			return err
-		}
-		r, err := s.job(id)
-		if err != nil {
-			return err
-		}
-		if r == nil || r.Status != hub.JobStatusQueued && r.Status != hub.JobStatusScheduled {
-			job = r
-			return nil
-		}
-		now := h.clock()
-		r.Ran = now
-		r.Status = hub.JobStatusRunning
-		if queryErr != nil {
-			r.Status = hub.JobStatusFailed
-			r.End = now
-			r.FailureReason = fmt.Sprintf("The query condition could not be evaluated: %v", queryErr)
-		}
-		for _, t := range targets {
-			d := &deviceJobRecord{JobID: id, DeviceID: t.deviceID, ModuleID: t.moduleID, Type: r.Type,
-				Status: hub.DeviceJobPending, Created: now, Updated: now}
-			r.Counts.add(hub.DeviceJobPending, 1)
-			if err := s.putDeviceJob(d); err != nil {
+	// The records go in batches of startBatch, each transaction checking
+	// that the job has not been cancelled meanwhile; the job turns running
+	// in the last one. A batch written again, after a restart, counts its
+	// records once.
+	for {
+		n := min(len(targets), startBatch)
+		batch := targets[:n]
+		targets = targets[n:]
+		last := len(targets) == 0
+		err = h.update("start job", func(tx *bolt.Tx) error {
+			s, err := writeJobStore(tx)
+			if err != nil {
 				return err
 			}
+			r, err := s.job(id)
+			if err != nil {
+				return err
+			}
+			job = r
+			if r == nil || r.Status != hub.JobStatusQueued && r.Status != hub.JobStatusScheduled {
+				last = true
+				return nil
+			}
+			now := h.clock()
+			for _, t := range batch {
+				if d, err := s.deviceJob(id, t); err != nil || d != nil {
+					if err != nil {
+						return err
+					}
+					continue
+				}
+				d := &deviceJobRecord{JobID: id, DeviceID: t.deviceID, ModuleID: t.moduleID, Type: r.Type,
+					Status: hub.DeviceJobPending, Created: now, Updated: now}
+				r.Counts.add(hub.DeviceJobPending, 1)
+				if err := s.putDeviceJob(d); err != nil {
+					return err
+				}
+			}
+			if last {
+				r.Ran = now
+				r.Status = hub.JobStatusRunning
+				if queryErr != nil {
+					r.Status = hub.JobStatusFailed
+					r.End = now
+					r.FailureReason = fmt.Sprintf("The query condition could not be evaluated: %v", queryErr)
+				}
+			}
+			return s.putJob(r)
+		})
+		if err != nil || last {
+			return job, err
 		}
-		job = r
-		return s.putJob(r)
-	})
-	if err != nil {
-		return nil, err
 	}
-	return job, nil
 }
 
 // unfinishedTargets returns the devices of a job whose part has not

@@ -956,6 +956,31 @@ func TestDeviceJobJSON(t *testing.T) {
 	}
 }
 
+// TestMethodJobAtScale runs a method job over more devices than one
+// transaction records at its start, some of them offline, and checks the
+// statistics against the records.
+func TestMethodJobAtScale(t *testing.T) {
+	if testing.Short() {
+		t.Skip("creates 10,050 devices")
+	}
+	h := openTest(t)
+	ctx := t.Context()
+	const n = startBatch + 50
+	fleet(t, h, n)
+	h.SetMethodRouter(&answering{offline: map[string]bool{"dev-007": true, "dev-5000": true, "dev-10049": true}})
+	if _, err := h.CreateJob(ctx, methodJob("all", "*")); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.RunPendingJobs(ctx); err != nil {
+		t.Fatal(err)
+	}
+	j := checkStats(t, h, "all")
+	want := hub.DeviceJobStatistics{DeviceCount: n, SucceededCount: n - 3, FailedCount: 3}
+	if j.Status != hub.JobStatusCompleted || !cmp.Equal(*j.DeviceJobStatistics, want) {
+		t.Errorf("job %s %+v, want completed %+v", j.Status, *j.DeviceJobStatistics, want)
+	}
+}
+
 // BenchmarkMethodJob10k runs a method job over 10,000 devices whose
 // router answers in-process, and reports devices per second.
 func BenchmarkMethodJob10k(b *testing.B) {
