@@ -110,7 +110,7 @@ func (s *Server) match(w http.ResponseWriter, r *http.Request) (*route, params, 
 			safeText(r.Method, 16), strings.Join(allowed, ", "))
 	}
 	return nil, params{}, hub.Errorf(hub.CodeGenericNotFound,
-		"no endpoint at %s; this hub serves the registry (/devices), twins (/twins), queries (/devices/query), direct methods and statistics (/statistics)",
+		"no endpoint at %s; this hub serves the registry (/devices), twins (/twins), queries (/devices/query), direct methods, statistics (/statistics), jobs (/jobs/v2) and configurations (/configurations)",
 		safeText(r.URL.Path, 200))
 }
 

@@ -318,7 +318,7 @@ func TestRouting(t *testing.T) {
 	if got := rec.Header().Get("Allow"); got != "DELETE, GET, POST, PUT" {
 		t.Errorf("Allow %q", got)
 	}
-	for _, p := range []string{"/", "/jobs/v2/j1", "/configurations", "/devices/a/b/c", "/devices//modules", "/twins/"} {
+	for _, p := range []string{"/", "/digitaltwins/d1", "/configurations/a/b", "/devices/a/b/c", "/devices//modules", "/twins/"} {
 		wantError(t, f.do(req{method: "GET", path: p}), 404, hub.CodeGenericNotFound)
 	}
 }
