@@ -12,9 +12,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
@@ -55,6 +57,7 @@ func TestScripts(t *testing.T) {
 			"gen-csv":      cmdGenCSV,
 			"no-secrets":   cmdNoSecrets,
 			"serve":        cmdServe,
+			"eventually":   cmdEventually,
 		},
 	})
 }
@@ -339,5 +342,30 @@ func cmdServe(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Setenv("HUB_CA", h.caFile)
 	case err := <-done:
 		ts.Fatalf("hub serve ended: %v\n%s", err, out.String())
+	}
+}
+
+// cmdEventually runs a command until it succeeds and its standard output
+// matches a pattern, for what a device does in its own time:
+//
+//	eventually SECONDS PATTERN COMMAND [ARGS...]
+func cmdEventually(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 3 {
+		ts.Fatalf("usage: eventually SECONDS PATTERN COMMAND [ARGS...]")
+	}
+	secs, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	re, err := regexp.Compile(args[1])
+	ts.Check(err)
+	deadline := time.Now().Add(time.Duration(secs) * time.Second)
+	for {
+		err := ts.Exec(args[2], args[3:]...)
+		if err == nil && re.MatchString(ts.ReadFile("stdout")) {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("%s did not succeed with output matching %q within %ds (last error: %v)", args[2], args[1], secs, err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
