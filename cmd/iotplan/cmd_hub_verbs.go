@@ -151,6 +151,8 @@ func addHubVerbs(parent *cobra.Command, s *streams) {
 		newHubQueryCmd(s),
 		newC2DMessageCmd(s),
 		newMonitorEventsCmd(s),
+		newHubJobCmd(s),
+		newHubConfigurationCmd(s),
 	)
 }
 
