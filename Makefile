@@ -4,16 +4,25 @@ BIN     := bin/iotplan
 PKGS    := ./...
 DEMO    := examples/quickstart
 
-.PHONY: all build test race vet fmt check demo bench fuzz golden clean
+.PHONY: all build test interop race vet fmt check demo bench fuzz golden clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN) ./cmd/iotplan
 
-# The test command of the README and of CI.
+# The test command of the README and of CI. It runs the interop suite
+# (test/interop) too, which needs the Node.js SDKs: npm ci --prefix test/interop.
 test: vet
 	$(GO) test -race -count=1 $(PKGS)
+
+# The interop suite alone, with the official Azure IoT SDKs for Node.js
+# installed first (docs/compatibility.md).
+interop: test/interop/node_modules/.package-lock.json
+	$(GO) test -race -count=1 -v ./test/interop
+
+test/interop/node_modules/.package-lock.json: test/interop/package.json test/interop/package-lock.json
+	npm ci --prefix test/interop --no-audit --no-fund
 
 race: test
 

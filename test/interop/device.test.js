@@ -15,13 +15,6 @@ const { Devices, deviceClient, deviceConnectionString, hostName, mqttHost, regis
 // and the hub holds a call until the device has subscribed, up to this.
 const connectTimeoutInSeconds = 30;
 
-/** Opens client, closing it when the test ends. */
-async function open(t, client) {
-  t.after(() => client.close());
-  await client.open();
-  return client;
-}
-
 /**
  * Listens for desired-property patches on twin, returns once the device has
  * subscribed to them, and gives a function that resolves with the patch of
@@ -59,7 +52,7 @@ for (const transport of [Mqtt, MqttWs]) {
     const device = await devices.create({ deviceId: id });
     await reg.updateTwin(id, { properties: { desired: { interval: 10 } } }, '*');
 
-    const client = await open(t, deviceClient(device, transport));
+    const client = await devices.open(deviceClient(device, transport));
 
     // The twin as the device reads it.
     const twin = await client.getTwin();
@@ -109,7 +102,8 @@ for (const transport of [Mqtt, MqttWs]) {
     assert.deepEqual(bare.result, { status: 201, payload: { accepted: true, echo: null } });
     assert.deepEqual(requests[1], { methodName: 'reboot', payload: null });
 
-    // The registry sees the connection.
+    // The registry saw the connection before the hub could route a method
+    // to it.
     assert.equal((await reg.get(id)).responseBody.connectionState, 'Connected');
   });
 }
@@ -127,7 +121,7 @@ test('module over Mqtt: module twin and a module direct method', async (t) => {
   const cs = `HostName=${hostName};DeviceId=${id};ModuleId=sensor;SharedAccessKey=${module.authentication.symmetricKey.primaryKey};GatewayHostName=${mqttHost}`;
   const client = ModuleClient.fromConnectionString(cs, Mqtt);
   client.setRetryPolicy(new NoRetry());
-  await open(t, client);
+  await devices.open(client);
 
   const twin = await client.getTwin();
   assert.equal(twin.properties.desired.warn, 75);
@@ -168,13 +162,12 @@ test('direct method: a device that does not answer is 504 GatewayTimeoutError', 
   t.after(() => devices.deleteAll());
   const id = uniqueId('silent');
   const device = await devices.create({ deviceId: id });
-  const client = await open(t, deviceClient(device, Mqtt));
+  const client = await devices.open(deviceClient(device, Mqtt));
 
-  const received = [];
-  client.onDeviceMethod('reboot', (request) => received.push(request.methodName));
+  const received = new Promise((resolve) => client.onDeviceMethod('reboot', (request) => resolve(request.methodName)));
   // 5 s is the shortest response timeout the hub (and Azure) takes.
   await rejectsWith(service.invokeDeviceMethod(id, { methodName: 'reboot', responseTimeoutInSeconds: 5, connectTimeoutInSeconds }), 'GatewayTimeoutError', 504);
-  assert.deepEqual(received, ['reboot'], 'the device got the request it did not answer');
+  assert.equal(await received, 'reboot', 'the device got the request it did not answer');
 });
 
 test('device refused: a disabled device', async (t) => {
@@ -184,13 +177,14 @@ test('device refused: a disabled device', async (t) => {
   const id = uniqueId('disabled');
   const device = await devices.create({ deviceId: id, status: 'disabled' });
 
-  const client = deviceClient(device, Mqtt);
+  const client = devices.closeLater(deviceClient(device, Mqtt));
   await rejectsWith(client.open(), 'UnauthorizedError');
 
   // Enabled again, the same client connects.
   await reg.update({ ...device, status: 'enabled' });
-  await open(t, client);
-  assert.equal((await reg.get(id)).responseBody.connectionState, 'Connected');
+  await devices.open(client);
+  const twin = await client.getTwin();
+  assert.equal(twin.properties.reported.$version, 1);
 });
 
 test('device refused: a wrong key', async (t) => {
@@ -202,15 +196,17 @@ test('device refused: a wrong key', async (t) => {
 
   const wrongKey = Buffer.alloc(32, 7).toString('base64');
   for (const transport of [Mqtt, MqttWs]) {
-    const client = DeviceClient.fromConnectionString(deviceConnectionString(id, wrongKey, { gateway: transport === Mqtt }), transport);
+    const client = devices.closeLater(DeviceClient.fromConnectionString(deviceConnectionString(id, wrongKey, { gateway: transport === Mqtt }), transport));
     client.setRetryPolicy(new NoRetry());
     await rejectsWith(client.open(), 'UnauthorizedError');
   }
   assert.equal((await reg.get(id)).responseBody.connectionState, 'Disconnected');
 });
 
-test('device refused: an unknown device', async () => {
-  const client = DeviceClient.fromConnectionString(deviceConnectionString(uniqueId('unknown'), Buffer.alloc(32, 7).toString('base64')), Mqtt);
+test('device refused: an unknown device', async (t) => {
+  const devices = new Devices(registry());
+  t.after(() => devices.deleteAll());
+  const client = devices.closeLater(DeviceClient.fromConnectionString(deviceConnectionString(uniqueId('unknown'), Buffer.alloc(32, 7).toString('base64')), Mqtt));
   client.setRetryPolicy(new NoRetry());
   await rejectsWith(client.open(), 'UnauthorizedError');
 });

@@ -43,13 +43,27 @@ function uniqueId(prefix) {
 }
 
 /**
- * Devices made by one test: create() registers one, and deleteAll(), given
- * to t.after, removes every device still there.
+ * Devices made by one test, and their clients: create() registers a
+ * device, open() connects a device client (closeLater() takes one that may
+ * not connect), and deleteAll(), given to t.after, closes the clients and
+ * then removes every device still there.
  */
 class Devices {
   constructor(reg) {
     this.reg = reg;
     this.ids = new Set();
+    this.clients = [];
+  }
+
+  async open(client) {
+    this.closeLater(client);
+    await client.open();
+    return client;
+  }
+
+  closeLater(client) {
+    this.clients.push(client);
+    return client;
   }
 
   async create(device) {
@@ -62,6 +76,9 @@ class Devices {
   }
 
   async deleteAll() {
+    for (const client of this.clients.splice(0)) {
+      await client.close();
+    }
     for (const id of this.ids) {
       try {
         await this.reg.delete(id);
