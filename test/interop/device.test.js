@@ -4,8 +4,10 @@
 // connections the hub refuses.
 'use strict';
 const assert = require('node:assert/strict');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
 const { test } = require('node:test');
-const { Client: DeviceClient, ModuleClient } = require('azure-iot-device');
+const { Client: DeviceClient, ModuleClient, X509AuthenticationProvider } = require('azure-iot-device');
 const { Mqtt, MqttWs } = require('azure-iot-device-mqtt');
 const { NoRetry } = require('azure-iot-common');
 const { Devices, deviceClient, deviceConnectionString, hostName, mqttHost, registry, rejectsWith, serviceClient, uniqueId } = require('./hub');
@@ -105,6 +107,49 @@ for (const transport of [Mqtt, MqttWs]) {
     // The registry saw the connection before the hub could route a method
     // to it.
     assert.equal((await reg.get(id)).responseBody.connectionState, 'Connected');
+  });
+}
+
+/**
+ * A device client that authenticates with the test's X.509 certificate.
+ * Client.fromConnectionString drops GatewayHostName from an x509=true
+ * connection string and would dial port 8883: over Mqtt the client is made
+ * from an X509AuthenticationProvider that names the gateway instead.
+ * MqttWs dials port 443 of HostName either way.
+ */
+async function x509Client(deviceId, transport, cert, key) {
+  const client = transport === Mqtt
+    ? DeviceClient.fromAuthenticationProvider(new X509AuthenticationProvider({ host: hostName, deviceId, gatewayHostName: mqttHost }), Mqtt)
+    : DeviceClient.fromConnectionString(`HostName=${hostName};DeviceId=${deviceId};x509=true`, transport);
+  client.setRetryPolicy(new NoRetry());
+  await client.setOptions({ cert, key });
+  return client;
+}
+
+for (const transport of [Mqtt, MqttWs]) {
+  test(`device over ${transport.name} with an X.509 certificate: selfSigned thumbprint`, async (t) => {
+    const reg = registry();
+    const devices = new Devices(reg);
+    t.after(() => devices.deleteAll());
+    const cert = fs.readFileSync(process.env.DEVICE_CERT_FILE, 'utf8');
+    const key = fs.readFileSync(process.env.DEVICE_KEY_FILE, 'utf8');
+    const thumbprint = new crypto.X509Certificate(cert).fingerprint256.replace(/:/g, '');
+    const id = uniqueId(`x509-${transport.name.toLowerCase()}`);
+    // Registry.create makes thumbprints a selfSigned identity.
+    const device = await devices.create({ deviceId: id, authentication: { x509Thumbprint: { primaryThumbprint: thumbprint } } });
+    assert.equal(device.authentication.type, 'selfSigned');
+    assert.equal(device.authentication.x509Thumbprint.primaryThumbprint, thumbprint);
+
+    const client = await devices.open(await x509Client(id, transport, cert, key));
+    const twin = await client.getTwin();
+    await report(twin, { auth: 'x509' });
+    assert.equal((await reg.getTwin(id)).responseBody.properties.reported.auth, 'x509');
+
+    // Another device's thumbprint does not let this certificate in.
+    const otherId = uniqueId('x509-other');
+    await devices.create({ deviceId: otherId, authentication: { x509Thumbprint: { primaryThumbprint: 'A'.repeat(64) } } });
+    const other = devices.closeLater(await x509Client(otherId, transport, cert, key));
+    await rejectsWith(other.open(), 'UnauthorizedError');
   });
 }
 

@@ -6,8 +6,10 @@
 //   HUB_MQTT_HOST             host:port of the device MQTT endpoint, given to
 //                             device clients as GatewayHostName
 //   NODE_EXTRA_CA_CERTS       the hub's CA (ca.pem of `iotplan hub serve`)
+//   DEVICE_CERT_FILE          a self-signed client certificate (PEM), and
+//   DEVICE_KEY_FILE           its key, for X.509 devices
 //
-// interop_test.go starts `iotplan hub serve` and sets all three.
+// interop_test.go starts `iotplan hub serve` and sets them all.
 'use strict';
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
@@ -15,7 +17,7 @@ const { Registry, Client: ServiceClient } = require('azure-iothub');
 const { Client: DeviceClient } = require('azure-iot-device');
 const { NoRetry } = require('azure-iot-common');
 
-for (const name of ['IOTHUB_CONNECTION_STRING', 'HUB_MQTT_HOST', 'NODE_EXTRA_CA_CERTS']) {
+for (const name of ['IOTHUB_CONNECTION_STRING', 'HUB_MQTT_HOST', 'NODE_EXTRA_CA_CERTS', 'DEVICE_CERT_FILE', 'DEVICE_KEY_FILE']) {
   if (!process.env[name]) {
     throw new Error(`${name} is not set: run the suite through "go test ./test/interop" (interop_test.go), which serves the hub and sets it`);
   }

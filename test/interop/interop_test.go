@@ -3,9 +3,16 @@ package interop
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"io/fs"
+	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -304,6 +311,7 @@ func runNode(t *testing.T, ctx context.Context, node string, h *hubProcess) {
 	if err != nil {
 		t.Fatalf("MQTT address %q: %v", h.mqttAddr, err)
 	}
+	certFile, keyFile := deviceCertificate(t)
 	args := append([]string{"--test", "--test-concurrency=1", "--test-reporter=spec", "--test-timeout=60000"}, files...)
 	cmd := exec.CommandContext(ctx, node, args...)
 	cmd.Env = append(nodeEnviron(),
@@ -311,6 +319,8 @@ func runNode(t *testing.T, ctx context.Context, node string, h *hubProcess) {
 		// The certificate names localhost; the hub's HostName is localhost.
 		"HUB_MQTT_HOST="+net.JoinHostPort("localhost", mqttPort),
 		"NODE_EXTRA_CA_CERTS="+filepath.Join(h.dataDir, "ca.pem"),
+		"DEVICE_CERT_FILE="+certFile,
+		"DEVICE_KEY_FILE="+keyFile,
 		"NO_COLOR=1",
 	)
 	cmd.WaitDelay = 10 * time.Second
@@ -340,6 +350,42 @@ func runNode(t *testing.T, ctx context.Context, node string, h *hubProcess) {
 	}
 }
 
+// deviceCertificate writes a self-signed client certificate and its key,
+// for the X.509 devices of the Node tests, and returns their files.
+func deviceCertificate(t *testing.T) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(now.UnixNano()),
+		Subject:      pkix.Name{CommonName: "interop-x509-device"},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "device.pem"), filepath.Join(dir, "device-key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
+}
+
 // nodeEnviron is the environment of this process without what would change
 // how the suite trusts the hub or prints.
 func nodeEnviron() []string {
@@ -348,7 +394,7 @@ func nodeEnviron() []string {
 		name, _, _ := strings.Cut(kv, "=")
 		switch strings.ToUpper(name) {
 		case "NODE_TLS_REJECT_UNAUTHORIZED", "NODE_EXTRA_CA_CERTS", "FORCE_COLOR",
-			"IOTHUB_CONNECTION_STRING", "HUB_MQTT_HOST":
+			"IOTHUB_CONNECTION_STRING", "HUB_MQTT_HOST", "DEVICE_CERT_FILE", "DEVICE_KEY_FILE":
 			continue
 		}
 		env = append(env, kv)
