@@ -123,7 +123,6 @@ failed, was cancelled, or failed on any device.`,
 	cf.StringVar(&f.jobType, "job-type", "", "scheduleDeviceMethod or scheduleUpdateTwin")
 	_ = create.MarkFlagRequired("job-type")
 	cf.StringVar(&f.query, "query-condition", "", `the devices: the WHERE condition of a twin query, such as "tags.building = '43'", or "*" for all`)
-	_ = create.MarkFlagRequired("query-condition")
 	cf.StringVar(&f.methodName, "method-name", "", "the direct method to call (scheduleDeviceMethod)")
 	cf.StringVar(&f.methodPayload, "method-payload", "{}", "the method's payload as JSON, or a file holding it; null sends JSON null")
 	cf.IntVar(&f.responseTimeout, "method-response-timeout", 30, "seconds to wait for each device's answer (5 to 300)")
@@ -251,6 +250,9 @@ func (f *jobFlags) request() (*hub.JobRequest, error) {
 	}
 	if err := hub.ValidateJobID(req.JobID); err != nil {
 		return nil, fmt.Errorf("--job-id: %v", err)
+	}
+	if strings.TrimSpace(f.query) == "" {
+		return nil, errors.New(`give --query-condition: the devices of the job, as the WHERE condition of a twin query ("tags.building = '43'") or "*" for all`)
 	}
 	if f.ttl < 0 {
 		return nil, fmt.Errorf("--ttl cannot be negative")
