@@ -4,7 +4,7 @@ BIN     := bin/iotplan
 PKGS    := ./...
 DEMO    := examples/quickstart
 
-.PHONY: all build test interop race vet fmt check demo bench fuzz golden clean
+.PHONY: all build test interop race vet fmt check demo bench bench-quick fuzz golden clean
 
 all: build
 
@@ -48,8 +48,16 @@ demo: build
 golden:
 	$(GO) test ./internal/plan/render -update
 
+# The fleet benchmarks of docs/benchmarks.md: 1,000 and 10,000 devices three
+# times each, 100,000 once (one run takes about ten minutes on 2 cores).
+# Prints a table and writes bench-results/results.json.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+	$(GO) run ./cmd/iotplan-bench -runs 3 -large-runs 1
+
+# The same harness on 1,000 devices only, with short Go benchmarks: a check
+# that it still works.
+bench-quick:
+	$(GO) run ./cmd/iotplan-bench -quick
 
 # Each fuzz target for FUZZTIME (go test allows one target per run).
 FUZZTIME ?= 30s
