@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -66,13 +65,9 @@ func (t *hubTarget) open(readOnly bool) (hubAPI, string, func() error, error) {
 	}
 	opts := hub.ClientOptions{Insecure: t.insecure, UserAgent: "iotplan"}
 	if t.caFile != "" {
-		pem, err := os.ReadFile(t.caFile)
+		pool, err := caPool(t.caFile)
 		if err != nil {
 			return nil, "", nil, fmt.Errorf("--ca-file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, "", nil, fmt.Errorf("--ca-file %s holds no PEM certificate", t.caFile)
 		}
 		opts.RootCAs = pool
 	}

@@ -63,13 +63,9 @@ func openFleetHub(cfg *config.Config, readOnly bool) (*fleetHub, error) {
 	}
 	opts := hub.ClientOptions{Insecure: cfg.Hub.Insecure, UserAgent: "iotplan"}
 	if cfg.Hub.CAFile != "" {
-		pem, err := os.ReadFile(cfg.Hub.CAFile)
+		pool, err := caPool(cfg.Hub.CAFile)
 		if err != nil {
 			return nil, fmt.Errorf("hub ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("hub ca_file %s holds no PEM certificate", cfg.Hub.CAFile)
 		}
 		opts.RootCAs = pool
 	}
@@ -88,4 +84,17 @@ func (f *fleetHub) counter() (plan.Counter, bool) {
 	}
 	c, ok := f.Hub.(plan.Counter)
 	return c, ok
+}
+
+// caPool reads a PEM file of CA certificates to trust.
+func caPool(path string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", path)
+	}
+	return pool, nil
 }
