@@ -323,6 +323,7 @@ func runNode(t *testing.T, ctx context.Context, node string, h *hubProcess) {
 		"DEVICE_KEY_FILE="+keyFile,
 		"NO_COLOR=1",
 	)
+	inProcessGroup(cmd)
 	cmd.WaitDelay = 10 * time.Second
 	var mu sync.Mutex
 	tests := -1
@@ -340,6 +341,10 @@ func runNode(t *testing.T, ctx context.Context, node string, h *hubProcess) {
 	err = cmd.Run()
 	t.Logf("node --test %s: %s", strings.Join(files, " "), time.Since(start).Round(time.Millisecond))
 	if err != nil {
+		if ctx.Err() != nil {
+			t.Errorf("the Node SDK tests were stopped, out of time (go test -timeout): %v", ctx.Err())
+			return
+		}
 		t.Errorf("the Node SDK tests failed (node --test: %v); their output is above", err)
 		return
 	}

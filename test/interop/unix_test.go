@@ -6,7 +6,9 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -55,4 +57,12 @@ func flock(fd, how int) error {
 			return err
 		}
 	}
+}
+
+// inProcessGroup runs cmd in a process group of its own, which its
+// cancellation kills whole: node --test runs each test file in a process
+// of its own.
+func inProcessGroup(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 }
