@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -32,6 +33,7 @@ type options struct {
 	benchtime  string
 	seed       uint64
 	moduleRefs bool
+	report     string // a results file to print instead of measuring
 }
 
 // largeSize is the size from which -large-runs applies.
@@ -62,7 +64,11 @@ func Main() int {
 		fmt.Fprintf(os.Stderr, "iotplan-bench: %v\n", err)
 		return 2
 	}
-	err = run(ctx, o, strings.Join(os.Args, " "), os.Stdout, os.Stderr)
+	if o.report != "" {
+		err = printReport(o, os.Stdout)
+	} else {
+		err = run(ctx, o, strings.Join(append([]string{"iotplan-bench"}, os.Args[1:]...), " "), os.Stdout, os.Stderr)
+	}
 	switch {
 	case err == nil:
 		return 0
@@ -86,7 +92,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	sizes := fs.String("sizes", "1000,10000,100000", "fleet sizes in devices, comma-separated (1k, 10k, 100k accepted)")
 	fs.IntVar(&o.runs, "runs", 3, "runs at each size; each figure is their median")
 	fs.IntVar(&o.largeRuns, "large-runs", 0, "runs at sizes of 100,000 devices and more (default: -runs)")
-	fs.BoolVar(&o.quick, "quick", false, "1,000 devices only, and Go benchmarks with -benchtime 100x: checks the harness quickly")
+	fs.BoolVar(&o.quick, "quick", false, "1,000 devices only, and Go benchmarks with -benchtime 200ms: checks the harness quickly")
 	fs.StringVar(&o.jsonPath, "json", "bench-results/results.json", "write the results as JSON to this file")
 	fs.BoolVar(&o.markdown, "markdown", false, "print the tables as Markdown")
 	fs.StringVar(&o.iotplan, "iotplan", "", "measure this iotplan binary instead of building ./cmd/iotplan")
@@ -95,6 +101,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.goBench, "gobench", true, "run the Go benchmarks of the hub-serving targets too")
 	fs.StringVar(&o.benchtime, "benchtime", "1s", "-benchtime of the Go benchmarks")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the generated fleets")
+	fs.StringVar(&o.report, "report", "", "print the tables of this results file (-json of an earlier run) and measure nothing")
 	fs.BoolVar(&o.moduleRefs, "module-refs", false, "modules name their device by reference (device.sensor[each.key].device_id) instead of by key")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -110,7 +117,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		}
 		*sizes = "1000"
 		if !set["benchtime"] {
-			o.benchtime = "100x"
+			o.benchtime = "200ms"
 		}
 	}
 	var err error
@@ -196,12 +203,7 @@ func run(ctx context.Context, o options, cmdline string, out, progress io.Writer
 
 	res := &Results{Machine: describeMachine(ctx, goCmd, root), Command: cmdline, Started: time.Now().UTC().Format(time.RFC3339)}
 	fmt.Fprintf(progress, "Machine: %s\n", res.Machine)
-	print := func(t *table) error {
-		if o.markdown {
-			return t.writeMarkdown(out)
-		}
-		return t.writeText(out)
-	}
+	print := func(t *table) error { return t.write(out, o.markdown) }
 
 	r := &runner{bin: bin, profileDir: o.cpuProfile, env: []string{"IOTPLAN_LOG=", "NO_COLOR=1"}}
 	for _, n := range o.sizes {
@@ -254,13 +256,13 @@ func run(ctx context.Context, o options, cmdline string, out, progress io.Writer
 	}
 	if o.goBench {
 		fmt.Fprintln(progress, "Go benchmarks")
-		count := min(o.runs, 5)
-		gb, err := runGoBenches(ctx, goCmd, root, o.benchtime, count, progress)
+		res.GoBenchtime, res.GoCount = o.benchtime, min(o.runs, 5)
+		gb, err := runGoBenches(ctx, goCmd, root, res.GoBenchtime, res.GoCount, progress)
 		if err != nil {
 			return err
 		}
 		res.GoBenchmarks = gb
-		if err := print(goBenchTable(gb, o.benchtime, count)); err != nil {
+		if err := print(goBenchTable(gb, res.GoBenchtime, res.GoCount)); err != nil {
 			return err
 		}
 	}
@@ -283,4 +285,31 @@ func moduleRoot(ctx context.Context, goCmd string) (string, error) {
 		return "", errors.New("run iotplan-bench inside the iotplan module (go env GOMOD names no go.mod)")
 	}
 	return filepath.Dir(mod), nil
+}
+
+// printReport prints the tables of the results file o.report.
+func printReport(o options, out io.Writer) error {
+	data, err := os.ReadFile(o.report)
+	if err != nil {
+		return fmt.Errorf("-report: %w", err)
+	}
+	var res Results
+	if err := json.Unmarshal(data, &res); err != nil {
+		return fmt.Errorf("-report %s: %w", o.report, err)
+	}
+	fmt.Fprintf(out, "Machine: %s\nCommand: %s\nStarted: %s\n\n", res.Machine, res.Command, res.Started)
+	for _, s := range res.Sizes {
+		if err := sizeTable(s).write(out, o.markdown); err != nil {
+			return err
+		}
+	}
+	if len(res.Sizes) > 1 {
+		if err := scalingTable(res.Sizes).write(out, o.markdown); err != nil {
+			return err
+		}
+	}
+	if len(res.GoBenchmarks) > 0 {
+		return goBenchTable(res.GoBenchmarks, res.GoBenchtime, res.GoCount).write(out, o.markdown)
+	}
+	return nil
 }

@@ -164,6 +164,7 @@ func goBenchTable(results []goBenchResult, benchtime string, count int) *table {
 	t := &table{
 		title:  fmt.Sprintf("Go benchmarks (go test -bench, -benchtime %s, median of -count %d, min–max)", benchtime, count),
 		header: []string{"figure", "benchmark", "metric", "median", "min–max", "target"},
+		text:   []int{1, 2, 5},
 	}
 	for _, r := range results {
 		if r.Benchmark == "" {

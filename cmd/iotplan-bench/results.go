@@ -16,6 +16,10 @@ type Results struct {
 	Started      string          `json:"started"` // RFC 3339
 	Sizes        []sizeResult    `json:"sizes"`
 	GoBenchmarks []goBenchResult `json:"go_benchmarks,omitempty"`
+	// GoBenchtime and GoCount are the -benchtime and -count the Go
+	// benchmarks ran with.
+	GoBenchtime string `json:"go_benchtime,omitempty"`
+	GoCount     int    `json:"go_count,omitempty"`
 }
 
 // sizeResult is what the scenarios measured on one fleet size.

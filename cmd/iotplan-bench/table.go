@@ -16,6 +16,17 @@ type table struct {
 	header []string
 	rows   [][]string
 	notes  []string
+	// text are the columns of words, left-aligned in Markdown; the first
+	// always is, the others hold numbers and are right-aligned.
+	text []int
+}
+
+// write writes t as Markdown or as text.
+func (t *table) write(w io.Writer, markdown bool) error {
+	if markdown {
+		return t.writeMarkdown(w)
+	}
+	return t.writeText(w)
 }
 
 // writeText writes t with columns aligned by spaces.
@@ -64,6 +75,9 @@ func (t *table) writeMarkdown(w io.Writer) error {
 		align[i] = "---:"
 	}
 	align[0] = "---"
+	for _, i := range t.text {
+		align[i] = "---"
+	}
 	b.WriteString("|" + strings.Join(align, "|") + "|\n")
 	for _, r := range t.rows {
 		b.WriteString(cells(r))
@@ -85,6 +99,7 @@ func sizeTable(s sizeResult) *table {
 		title: fmt.Sprintf("%s devices, %s modules: median of %s (min–max)",
 			thousands(s.Devices), thousands(s.Modules), plural(s.Runs, "run", "runs")),
 		header: []string{"figure", "median", "min–max", "µs/device", "peak RSS", "target at 100,000"},
+		text:   []int{5},
 	}
 	if s.Runs == 1 {
 		t.title = fmt.Sprintf("%s devices, %s modules: 1 run only (no min–max)", thousands(s.Devices), thousands(s.Modules))

@@ -105,7 +105,7 @@ plan ÷ naive       0.250 (4.0× faster)  0.200 – 0.500
 		t.Fatal(err)
 	}
 	wantRow := "| apply: create all | 1.10 s | 1.00 s – 1.20 s | 1,100 | 110 MiB | ≤ 60 s |\n"
-	if !strings.Contains(md.String(), wantRow) || !strings.Contains(md.String(), "|---|---:|---:|---:|---:|---:|\n") {
+	if !strings.Contains(md.String(), wantRow) || !strings.Contains(md.String(), "|---|---:|---:|---:|---:|---|\n") {
 		t.Errorf("Markdown table lacks %q and the alignment row:\n%s", wantRow, md.String())
 	}
 }
