@@ -92,7 +92,7 @@ func newLocalRig(t *testing.T, o rigOptions) *localRig {
 	}
 	t.Cleanup(func() {
 		cancel()
-		if err := <-done; err != nil {
+		if err := within(t, done, "MonitorEvents"); err != nil {
 			t.Errorf("Run: %v", err)
 		}
 	})
@@ -140,6 +140,34 @@ func (r *localRig) subscribe(context.Context) (server.EventSource, error) {
 	return f, nil
 }
 
+// nextFeed returns the source of the next stream the server opens;
+// done is the channel the test's MonitorEvents answers on.
+func (r *localRig) nextFeed(done <-chan error) *eventFeed {
+	r.t.Helper()
+	select {
+	case f := <-r.subs:
+		return f
+	case err := <-done:
+		r.t.Fatalf("MonitorEvents ended before its stream opened: %v", err)
+	case <-time.After(10 * time.Second):
+		r.t.Fatal("no stream opened")
+	}
+	return nil
+}
+
+// within receives from ch, failing the test after 10 s.
+func within[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatalf("waited 10 s for %s", what)
+	}
+	var zero T
+	return zero
+}
+
 // noSecrets checks that the client logged neither key nor signature.
 func (r *localRig) noSecrets() {
 	r.t.Helper()
@@ -166,6 +194,19 @@ func (f *eventFeed) Next(ctx context.Context) (server.DeviceEvent, error) {
 			return server.DeviceEvent{}, io.EOF
 		}
 		return ev, nil
+	}
+}
+
+// send hands the server one event; it fails the test if the stream has
+// ended instead.
+func (f *eventFeed) send(t *testing.T, ev server.DeviceEvent) {
+	t.Helper()
+	select {
+	case f.events <- ev:
+	case <-f.closed:
+		t.Fatalf("the stream ended before event %+v", ev)
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the server did not take event %+v", ev)
 	}
 }
 
@@ -313,19 +354,19 @@ func TestClientMonitorEvents(t *testing.T) {
 			return nil
 		})
 	}()
-	feed := <-r.subs
-	feed.events <- server.DeviceEvent{DeviceID: "other", Body: []byte("not mine")}
+	feed := r.nextFeed(done)
+	feed.send(t, server.DeviceEvent{DeviceID: "other", Body: []byte("not mine")})
 	feed.dropped.Store(3) // lost before the first: the server reads it after taking that one
 	for _, ev := range sent {
-		feed.events <- ev
+		feed.send(t, ev)
 	}
-	if err := <-done; err != errEnough {
+	if err := within(t, done, "MonitorEvents"); err != errEnough {
 		t.Fatalf("MonitorEvents: %v, want each's error as it is", err)
 	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("events (-want +got):\n%s", d)
 	}
-	<-feed.closed // the client went away, and the server noticed
+	within(t, feed.closed, "the source to close") // the client went away, and the server noticed
 	r.noSecrets()
 }
 
@@ -336,24 +377,24 @@ func TestClientMonitorEventsEnds(t *testing.T) {
 	// The hub stops.
 	done := make(chan error, 1)
 	go func() { done <- r.client.MonitorEvents(t.Context(), "", each) }()
-	feed := <-r.subs
+	feed := r.nextFeed(done)
 	close(feed.events)
-	if err := <-done; !errors.Is(err, hub.ErrEventStreamEnded) {
+	if err := within(t, done, "MonitorEvents"); !errors.Is(err, hub.ErrEventStreamEnded) {
 		t.Errorf("after the hub stopped: %v, want ErrEventStreamEnded", err)
 	}
 
 	// The caller's context ends.
 	ctx, cancel := context.WithCancel(t.Context())
 	go func() { done <- r.client.MonitorEvents(ctx, "d", each) }()
-	feed = <-r.subs
+	feed = r.nextFeed(done)
 	cancel()
-	if err := <-done; !errors.Is(err, context.Canceled) {
+	if err := within(t, done, "MonitorEvents"); !errors.Is(err, context.Canceled) {
 		t.Errorf("after cancel: %v, want context.Canceled", err)
 	}
-	<-feed.closed
+	within(t, feed.closed, "the source to close")
 
 	// Heartbeats keep a quiet stream alive past the idle limit.
-	defer hub.SetEventIdleLimit(150 * time.Millisecond)()
+	defer hub.SetEventIdleLimit(400 * time.Millisecond)()
 	got := make(chan hub.DeviceEvent, 1)
 	go func() {
 		done <- r.client.MonitorEvents(t.Context(), "d", func(ev hub.DeviceEvent) error {
@@ -361,13 +402,13 @@ func TestClientMonitorEventsEnds(t *testing.T) {
 			return errors.New("stop")
 		})
 	}()
-	feed = <-r.subs
-	time.Sleep(500 * time.Millisecond) // quiet for over three idle limits
-	feed.events <- server.DeviceEvent{DeviceID: "d", Body: []byte("still here")}
-	if ev := <-got; string(ev.Body) != "still here" {
+	feed = r.nextFeed(done)
+	time.Sleep(1500 * time.Millisecond) // quiet for over three idle limits
+	feed.send(t, server.DeviceEvent{DeviceID: "d", Body: []byte("still here")})
+	if ev := within(t, got, "the event"); string(ev.Body) != "still here" {
 		t.Errorf("after a quiet while: %q", ev.Body)
 	}
-	if err := <-done; err == nil || err.Error() != "stop" {
+	if err := within(t, done, "MonitorEvents"); err == nil || err.Error() != "stop" {
 		t.Errorf("MonitorEvents: %v, want each's error", err)
 	}
 }
@@ -379,12 +420,12 @@ func TestClientMonitorEventsSilent(t *testing.T) {
 	defer hub.SetEventIdleLimit(100 * time.Millisecond)()
 	done := make(chan error, 1)
 	go func() { done <- r.client.MonitorEvents(t.Context(), "", func(hub.DeviceEvent) error { return nil }) }()
-	feed := <-r.subs
-	err := <-done
+	feed := r.nextFeed(done)
+	err := within(t, done, "MonitorEvents")
 	if err == nil || !strings.Contains(err.Error(), "not even its heartbeat") {
 		t.Errorf("MonitorEvents: %v, want a silent connection's error", err)
 	}
-	<-feed.closed
+	within(t, feed.closed, "the source to close")
 }
 
 func TestClientMonitorEventsOpen(t *testing.T) {
@@ -414,9 +455,9 @@ func TestClientMonitorEventsOpen(t *testing.T) {
 	go func() {
 		done <- r.client.MonitorEvents(t.Context(), "", func(hub.DeviceEvent) error { return errors.New("got one") })
 	}()
-	feed := <-r.subs
-	feed.events <- server.DeviceEvent{DeviceID: "d"}
-	if err := <-done; err == nil || err.Error() != "got one" {
+	feed := r.nextFeed(done)
+	feed.send(t, server.DeviceEvent{DeviceID: "d"})
+	if err := within(t, done, "MonitorEvents"); err == nil || err.Error() != "got one" {
 		t.Errorf("MonitorEvents after a 503 and a reset: %v", err)
 	}
 

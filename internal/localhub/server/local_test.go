@@ -248,6 +248,29 @@ func (f *fakeSource) Next(ctx context.Context) (DeviceEvent, error) {
 	}
 }
 
+// send hands the server one event, failing the test if it does not take
+// it.
+func (f *fakeSource) send(t *testing.T, ev DeviceEvent) {
+	t.Helper()
+	select {
+	case f.events <- ev:
+	case <-f.closed:
+		t.Fatalf("the stream ended before event %+v", ev)
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the server did not take event %+v", ev)
+	}
+}
+
+// waitClosed waits for the server to close the source.
+func (f *fakeSource) waitClosed(t *testing.T) {
+	t.Helper()
+	select {
+	case <-f.closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server did not close the event source")
+	}
+}
+
 func (f *fakeSource) Dropped() int64 { return f.dropped.Load() }
 func (f *fakeSource) Close()         { f.once.Do(func() { close(f.closed) }) }
 
@@ -308,13 +331,13 @@ func TestEventStream(t *testing.T) {
 	}
 	at := time.Date(2026, 3, 4, 5, 6, 7, 890000000, time.FixedZone("CET", 3600))
 	rd := bufio.NewReader(resp.Body)
-	src.events <- DeviceEvent{DeviceID: "d1", System: map[string]string{"ct": "application/json", "mid": "m1"},
-		Properties: map[string]string{"a": "1"}, Body: []byte(`{"t":21.5,"s":"<&>"}`), EnqueuedTime: at}
+	src.send(t, DeviceEvent{DeviceID: "d1", System: map[string]string{"ct": "application/json", "mid": "m1"},
+		Properties: map[string]string{"a": "1"}, Body: []byte(`{"t":21.5,"s":"<&>"}`), EnqueuedTime: at})
 	if got, want := readLine(t, rd), `{"deviceId":"d1","moduleId":"","enqueuedTimeUtc":"2026-03-04T04:06:07.89Z","systemProperties":{"ct":"application/json","mid":"m1"},"properties":{"a":"1"},"body":"{\"t\":21.5,\"s\":\"<&>\"}","bodyEncoding":"utf-8"}`; got != want {
 		t.Errorf("line\n%s\nwant\n%s", got, want)
 	}
 	src.dropped.Store(7)
-	src.events <- DeviceEvent{DeviceID: "d2", ModuleID: "m", Body: []byte{0xff, 0xfe}, EnqueuedTime: at}
+	src.send(t, DeviceEvent{DeviceID: "d2", ModuleID: "m", Body: []byte{0xff, 0xfe}, EnqueuedTime: at})
 	if got, want := readLine(t, rd), `{"deviceId":"d2","moduleId":"m","enqueuedTimeUtc":"2026-03-04T04:06:07.89Z","systemProperties":{},"properties":{},"body":"//4=","bodyEncoding":"base64","missed":7}`; got != want {
 		t.Errorf("line\n%s\nwant\n%s", got, want)
 	}
@@ -323,7 +346,7 @@ func TestEventStream(t *testing.T) {
 	if rest, err := io.ReadAll(rd); err != nil || len(rest) != 0 {
 		t.Errorf("after the hub stopped: read %q, %v; want the end of the stream", rest, err)
 	}
-	<-src.closed
+	src.waitClosed(t)
 }
 
 func TestEventStreamFilterAndHeartbeat(t *testing.T) {
@@ -358,7 +381,7 @@ func TestEventStreamFilterAndHeartbeat(t *testing.T) {
 	}
 	close(stop)
 	<-flooded
-	src.events <- DeviceEvent{DeviceID: "a/b", Body: []byte("mine")}
+	src.send(t, DeviceEvent{DeviceID: "a/b", Body: []byte("mine")})
 	var got map[string]any
 	for {
 		line := readLine(t, rd)
@@ -376,11 +399,7 @@ func TestEventStreamFilterAndHeartbeat(t *testing.T) {
 
 	// The client goes away: the server closes the source.
 	resp.Body.Close()
-	select {
-	case <-src.closed:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the source was not closed after the client went away")
-	}
+	src.waitClosed(t)
 }
 
 // TestEventStreamShutdown stops a running server while a stream is open:
@@ -397,5 +416,5 @@ func TestEventStreamShutdown(t *testing.T) {
 	if rest, err := io.ReadAll(resp.Body); err != nil || len(rest) != 0 {
 		t.Errorf("after shutdown: read %q, %v; want the end of the stream", rest, err)
 	}
-	<-src.closed
+	src.waitClosed(t)
 }
