@@ -107,6 +107,9 @@ func (in *jobIn) request(pathID string) (*hub.JobRequest, error) {
 			}
 		}
 		if p := t.Properties; p != nil {
+			// A twin read back carries these; a job does not write them.
+			delete(p.Desired, "$version")
+			delete(p.Desired, "$metadata")
 			jt.Properties = &hub.JobTwinProperties{Desired: p.Desired}
 			if len(p.Reported) > 0 && string(p.Reported) != "null" {
 				if err := json.Unmarshal(p.Reported, &jt.Properties.Reported); err != nil {
@@ -235,7 +238,18 @@ func (s *Server) putConfiguration(w http.ResponseWriter, r *http.Request, p para
 	c := &hub.Configuration{ID: id, SchemaVersion: in.SchemaVersion, Labels: in.Labels, ContentType: in.ContentType,
 		TargetCondition: in.TargetCondition, Priority: in.Priority}
 	if in.Content != nil {
+		// An SDK may send the members it does not use as {}: they are
+		// absent, as null ones are.
 		c.Content = *in.Content
+		if len(c.Content.DeviceContent) == 0 {
+			c.Content.DeviceContent = nil
+		}
+		if len(c.Content.ModuleContent) == 0 {
+			c.Content.ModuleContent = nil
+		}
+		if len(c.Content.ModulesContent) == 0 {
+			c.Content.ModulesContent = nil
+		}
 	}
 	if in.Metrics != nil {
 		c.Metrics = &hub.ConfigurationMetrics{Queries: in.Metrics.Queries}

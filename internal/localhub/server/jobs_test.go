@@ -194,7 +194,7 @@ func TestJobErrors(t *testing.T) {
 	}
 	// Twin-update jobs accept the members of a twin read back.
 	body := `{"type":"scheduleUpdateTwin","queryCondition":"*","startTime":"2099-01-01T00:00:00Z",` +
-		`"updateTwin":{"deviceId":null,"etag":"*","version":3,"tags":{"a":1},"properties":{"desired":{"b":2},"reported":null}}}`
+		`"updateTwin":{"deviceId":null,"etag":"*","version":3,"tags":{"a":1},"properties":{"desired":{"b":2,"$version":3,"$metadata":{}},"reported":null}}}`
 	ok(t, f.do(req{method: "PUT", path: "/jobs/v2/twin", body: body}), http.StatusOK, nil)
 	// More active jobs than the tier allows is 429004.
 	wantError(t, f.do(req{method: "PUT", path: "/jobs/v2/second", body: `{"type":"scheduleDeviceMethod","queryCondition":"*",` + method + `}`}),
@@ -243,7 +243,7 @@ func TestJobAndConfigurationRights(t *testing.T) {
 func TestConfigurationWire(t *testing.T) {
 	f := newFixture(t)
 	body := `{"id":"chiller-settings-wa","schemaVersion":"1.0","labels":{"HostPlatform":"Linux"},` +
-		`"content":{"deviceContent":{"properties.desired.chillerWaterSettings":{"temperature":38,"pressure":78}},"modulesContent":null,"moduleContent":null},` +
+		`"content":{"deviceContent":{"properties.desired.chillerWaterSettings":{"temperature":38,"pressure":78}},"modulesContent":{},"moduleContent":null},` +
 		`"contentType":"assignment","targetCondition":"tags.location.state='Washington'","createdTimeUtc":"0001-01-01T00:00:00",` +
 		`"lastUpdatedTimeUtc":"0001-01-01T00:00:00","priority":10,"systemMetrics":{"results":{},"queries":{}},` +
 		`"metrics":{"results":{},"queries":{"compliant":"SELECT deviceId FROM devices WHERE properties.reported.chillerWaterSettings.status='current'"}},"etag":null}`
