@@ -3,6 +3,7 @@ package hub_test
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"errors"
 	"io"
 	"log/slog"
@@ -56,6 +57,8 @@ type rigOptions struct {
 	// notServed leaves SendC2D and Subscribe out.
 	notServed bool
 	policy    string // the client's policy; "" is iothubowner
+	// tls serves HTTPS with a generated CA, as hub serve does.
+	tls bool
 }
 
 func newLocalRig(t *testing.T, o rigOptions) *localRig {
@@ -76,6 +79,20 @@ func newLocalRig(t *testing.T, o rigOptions) *localRig {
 		t.Fatal(err)
 	}
 	opts := server.Options{HostName: hostName, EventHeartbeat: o.heartbeat}
+	r.url = "http://" + ln.Addr().String()
+	var roots *x509.CertPool
+	if o.tls {
+		id, err := server.EnsureIdentity(t.TempDir(), nil, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.TLS = id.TLSConfig()
+		if roots, err = server.CAPool(id.CAFile); err != nil {
+			t.Fatal(err)
+		}
+		_, port, _ := net.SplitHostPort(ln.Addr().String())
+		r.url = "https://localhost:" + port
+	}
 	if !o.notServed {
 		opts.SendC2D = r.sendC2D
 		opts.Subscribe = r.subscribe
@@ -96,7 +113,6 @@ func newLocalRig(t *testing.T, o rigOptions) *localRig {
 			t.Errorf("Run: %v", err)
 		}
 	})
-	r.url = "http://" + ln.Addr().String()
 
 	ps, err := h.Policies(t.Context())
 	if err != nil {
@@ -108,7 +124,7 @@ func newLocalRig(t *testing.T, o rigOptions) *localRig {
 		p = *hub.FindPolicy(ps, o.policy)
 	}
 	c, err := hub.NewClient(&hub.ConnectionString{HostName: hostName, SharedAccessKeyName: p.KeyName, SharedAccessKey: p.PrimaryKey},
-		hub.ClientOptions{BaseURL: r.url, MaxAttempts: 3, RequestTimeout: 10 * time.Second,
+		hub.ClientOptions{BaseURL: r.url, RootCAs: roots, MaxAttempts: 3, RequestTimeout: 10 * time.Second,
 			Logger: slog.New(slog.NewTextHandler(r.log, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
 		t.Fatal(err)
@@ -518,4 +534,33 @@ func TestC2DMessageJSON(t *testing.T) {
 	if err := back.UnmarshalJSON([]byte(`{"body":"x","bodyEncoding":"rot13"}`)); err == nil {
 		t.Error("an unknown bodyEncoding was accepted")
 	}
+}
+
+// TestClientLocalTLS sends and streams over HTTPS, as against hub serve
+// without --insecure (HTTP/2 where both sides offer it).
+func TestClientLocalTLS(t *testing.T) {
+	r := newLocalRig(t, rigOptions{tls: true, heartbeat: 20 * time.Millisecond})
+	if err := r.client.SendC2D(t.Context(), "d", hub.C2DMessage{Body: []byte("over TLS")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.sentMessages(); len(got) != 1 || string(got[0].Msg.Body) != "over TLS" {
+		t.Errorf("sent %+v", got)
+	}
+	done := make(chan error, 1)
+	got := make(chan hub.DeviceEvent, 1)
+	go func() {
+		done <- r.client.MonitorEvents(t.Context(), "d", func(ev hub.DeviceEvent) error {
+			got <- ev
+			return errors.New("stop")
+		})
+	}()
+	feed := r.nextFeed(done)
+	feed.send(t, server.DeviceEvent{DeviceID: "d", Body: []byte("streamed")})
+	if ev := within(t, got, "the event"); string(ev.Body) != "streamed" {
+		t.Errorf("event body %q", ev.Body)
+	}
+	if err := within(t, done, "MonitorEvents"); err == nil || err.Error() != "stop" {
+		t.Errorf("MonitorEvents: %v", err)
+	}
+	within(t, feed.closed, "the source to close")
 }
