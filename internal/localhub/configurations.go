@@ -377,6 +377,27 @@ type contentLeaf struct {
 // path may lie inside another, and the desired properties they make must
 // be a valid twin section.
 func contentLeaves(content map[string]any) ([]contentLeaf, error) {
+	// "properties.desired" with an object sets each of its members, as the
+	// Azure SDKs' own tests write content.
+	if whole, ok := content[strings.TrimSuffix(hub.ContentPathPrefix, ".")]; ok {
+		obj, isObj := whole.(map[string]any)
+		if !isObj || len(obj) == 0 {
+			return nil, fmt.Errorf("path %q must hold an object of desired properties", strings.TrimSuffix(hub.ContentPathPrefix, "."))
+		}
+		expanded := make(map[string]any, len(content)+len(obj))
+		for k, v := range content {
+			if k != strings.TrimSuffix(hub.ContentPathPrefix, ".") {
+				expanded[k] = v
+			}
+		}
+		for k, v := range obj {
+			if _, dup := expanded[hub.ContentPathPrefix+k]; dup {
+				return nil, fmt.Errorf("path %q is set twice, by itself and inside %q", hub.ContentPathPrefix+k, strings.TrimSuffix(hub.ContentPathPrefix, "."))
+			}
+			expanded[hub.ContentPathPrefix+k] = v
+		}
+		content = expanded
+	}
 	desired := map[string]any{}
 	keys := slices.Sorted(maps.Keys(content))
 	for _, k := range keys {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -619,5 +620,30 @@ func TestConfigurationPassStopsWithContext(t *testing.T) {
 	cancel()
 	if err := h.ApplyConfigurations(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		t.Errorf("ApplyConfigurations with a done context: %v", err)
+	}
+}
+
+func TestConfigurationWholeDesiredContent(t *testing.T) {
+	h := openTest(t)
+	ctx := t.Context()
+	mustCreateDevice(t, h, &hub.Device{DeviceID: "dev"})
+	c := &hub.Configuration{ID: "whole", TargetCondition: "*", Priority: 1,
+		Content: hub.ConfigurationContent{DeviceContent: map[string]any{"properties.desired": map[string]any{"settings": map[string]any{"level": "high"}}}}}
+	if _, err := h.CreateConfiguration(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.ApplyConfigurations(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tw, err := h.Twin(ctx, "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tw.Properties.Desired["settings"]; !reflect.DeepEqual(got, map[string]any{"level": "high"}) {
+		t.Errorf("desired.settings = %v, want {level: high}", got)
+	}
+	bad := &hub.Configuration{ID: "bad", TargetCondition: "*", Content: hub.ConfigurationContent{DeviceContent: map[string]any{"properties.desired": 5.0}}}
+	if _, err := h.CreateConfiguration(ctx, bad); !errors.Is(err, hub.ErrBadRequest) {
+		t.Errorf("content with a non-object properties.desired: err = %v, want 400", err)
 	}
 }
