@@ -269,9 +269,6 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, _ params) 
 	defer src.Close()
 
 	rc := http.NewResponseController(w)
-	// The stream outlives the server's read timeout, which would otherwise
-	// cancel it; a client that goes away still ends it.
-	_ = rc.SetReadDeadline(time.Time{})
 	h := w.Header()
 	h.Set("Content-Type", contentTypeNDJSON)
 	h.Set("Cache-Control", "no-store")
