@@ -34,6 +34,7 @@ type options struct {
 	seed       uint64
 	moduleRefs bool
 	report     string // a results file to print instead of measuring
+	writeFleet string // a folder to write the fleet to instead of measuring
 }
 
 // largeSize is the size from which -large-runs applies.
@@ -64,9 +65,12 @@ func Main() int {
 		fmt.Fprintf(os.Stderr, "iotplan-bench: %v\n", err)
 		return 2
 	}
-	if o.report != "" {
+	switch {
+	case o.writeFleet != "":
+		err = writeFleet(o)
+	case o.report != "":
 		err = printReport(o, os.Stdout)
-	} else {
+	default:
 		err = run(ctx, o, strings.Join(append([]string{"iotplan-bench"}, os.Args[1:]...), " "), os.Stdout, os.Stderr)
 	}
 	switch {
@@ -101,6 +105,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.goBench, "gobench", true, "run the Go benchmarks of the hub-serving targets too")
 	fs.StringVar(&o.benchtime, "benchtime", "1s", "-benchtime of the Go benchmarks")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the generated fleets")
+	fs.StringVar(&o.writeFleet, "write-fleet", "", "write the configuration and fleet.csv of the first size to this folder, for running iotplan by hand, and measure nothing")
 	fs.StringVar(&o.report, "report", "", "print the tables of this results file (-json of an earlier run) and measure nothing")
 	fs.BoolVar(&o.moduleRefs, "module-refs", false, "modules name their device by reference (device.sensor[each.key].device_id) instead of by key")
 	if err := fs.Parse(args); err != nil {
@@ -213,7 +218,7 @@ func run(ctx context.Context, o options, cmdline string, out, progress io.Writer
 		}
 		f := newFleet(n, o.seed)
 		var values []runValues
-		var loads []float64
+		var loads, others []float64
 		for i := 1; i <= runs; i++ {
 			dir := filepath.Join(tmp, fmt.Sprintf("%d-run%d", n, i))
 			if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -225,7 +230,9 @@ func run(ctx context.Context, o options, cmdline string, out, progress io.Writer
 			loads = append(loads, load)
 			fmt.Fprintf(progress, "%s (load average %.2f)\n", label, load)
 			sc := &scenario{r: r, f: f, dir: dir, progress: progress, label: label, moduleRefs: o.moduleRefs}
+			meter := startCPUMeter()
 			v, err := sc.run(ctx)
+			others = append(others, meter.otherCores())
 			if err != nil {
 				if ctx.Err() != nil {
 					return ctx.Err()
@@ -239,7 +246,7 @@ func run(ctx context.Context, o options, cmdline string, out, progress io.Writer
 				}
 			}
 		}
-		sr := sizeResult{Devices: n, Modules: f.modules(), Runs: runs, LoadAverages: loads, Steps: aggregate(n, values)}
+		sr := sizeResult{Devices: n, Modules: f.modules(), Runs: runs, LoadAverages: loads, OtherCores: others, Steps: aggregate(n, values)}
 		res.Sizes = append(res.Sizes, sr)
 		fmt.Fprintln(out)
 		if err := print(sizeTable(sr)); err != nil {
@@ -311,5 +318,18 @@ func printReport(o options, out io.Writer) error {
 	if len(res.GoBenchmarks) > 0 {
 		return goBenchTable(res.GoBenchmarks, res.GoBenchtime, res.GoCount).write(out, o.markdown)
 	}
+	return nil
+}
+
+// writeFleet writes the fleet of the first size to o.writeFleet.
+func writeFleet(o options) error {
+	if err := os.MkdirAll(o.writeFleet, 0o755); err != nil {
+		return err
+	}
+	f := newFleet(o.sizes[0], o.seed)
+	if err := f.writeConfig(o.writeFleet, false, o.moduleRefs); err != nil {
+		return err
+	}
+	fmt.Printf("Wrote %s devices and %s modules to %s (main.hcl, fleet.csv).\n", thousands(f.devices()), thousands(f.modules()), o.writeFleet)
 	return nil
 }

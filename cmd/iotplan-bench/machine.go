@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 )
 
 // machine is what the figures were measured on.
@@ -93,4 +95,71 @@ func loadAverage() float64 {
 		return -1
 	}
 	return v
+}
+
+// cpuMeter measures how much processor time other processes took while
+// the bench ran: the machine's busy time from /proc/stat less this
+// process's and its children's own. The machines are shared, and a run
+// during which others took a core is slower than the machine can do.
+type cpuMeter struct {
+	t0          time.Time
+	busy0, own0 float64 // seconds
+	ok          bool
+}
+
+func startCPUMeter() *cpuMeter {
+	busy, ok := machineBusy()
+	return &cpuMeter{t0: time.Now(), busy0: busy, own0: ownCPU(), ok: ok}
+}
+
+// otherCores returns the average number of processors that other
+// processes kept busy since the meter started, or -1 when unknown.
+func (m *cpuMeter) otherCores() float64 {
+	busy, ok := machineBusy()
+	wall := time.Since(m.t0).Seconds()
+	if !m.ok || !ok || wall <= 0 {
+		return -1
+	}
+	return max(0, (busy-m.busy0)-(ownCPU()-m.own0)) / wall
+}
+
+// machineBusy is the time all processors spent busy since boot, from the
+// first line of /proc/stat, in seconds.
+func machineBusy() (float64, bool) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, false
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	// cpu user nice system idle iowait irq softirq steal ...
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, false
+	}
+	var busy float64
+	for _, i := range []int{1, 2, 3, 6, 7, 8} {
+		v, err := strconv.ParseFloat(f[i], 64)
+		if err != nil {
+			return 0, false
+		}
+		busy += v
+	}
+	return busy / clockTicks, true
+}
+
+// clockTicks is USER_HZ, the unit of /proc/stat: 100 on every Linux
+// architecture Go supports.
+const clockTicks = 100
+
+// ownCPU is the processor time of this process and of its waited-for
+// children, in seconds.
+func ownCPU() float64 {
+	var total float64
+	for _, who := range []int{syscall.RUSAGE_SELF, syscall.RUSAGE_CHILDREN} {
+		var ru syscall.Rusage
+		if syscall.Getrusage(who, &ru) == nil {
+			total += time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+		}
+	}
+	return total
 }

@@ -30,8 +30,11 @@ type sizeResult struct {
 	Runs int `json:"runs"`
 	// LoadAverages are the machine's 1-minute load averages as each run
 	// started, -1 when unknown.
-	LoadAverages []float64    `json:"load_averages"`
-	Steps        []stepResult `json:"steps"`
+	LoadAverages []float64 `json:"load_averages"`
+	// OtherCores are, for each run, the average number of processors
+	// that other processes kept busy during it, -1 when unknown.
+	OtherCores []float64    `json:"other_cores"`
+	Steps      []stepResult `json:"steps"`
 }
 
 // stepResult is one figure of a size over its runs. Exactly one of the

@@ -111,6 +111,13 @@ func sizeTable(s sizeResult) *table {
 		}
 		t.notes = append(t.notes, "Load average (1 min) as each run started: "+strings.Join(loads, ", ")+".")
 	}
+	if len(s.OtherCores) > 0 {
+		others := make([]string, len(s.OtherCores))
+		for i, c := range s.OtherCores {
+			others[i] = strconv.FormatFloat(c, 'f', 2, 64)
+		}
+		t.notes = append(t.notes, "Processors kept busy by other processes during each run (average): "+strings.Join(others, ", ")+".")
+	}
 	for _, r := range s.Steps {
 		row := []string{r.Name, "", "", "", "", r.Target}
 		switch {
