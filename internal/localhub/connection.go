@@ -2,6 +2,7 @@ package localhub
 
 import (
 	"context"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -58,5 +59,55 @@ func (h *Hub) touch(ctx context.Context, op, deviceID, moduleID string, fn func(
 		}
 		fn(&r.Identity)
 		return putModule(tx, r)
+	})
+}
+
+// Activity is a mark that an identity sent or received something.
+type Activity struct {
+	DeviceID, ModuleID string
+	At                 time.Time
+}
+
+// NoteActivities records many activity marks in one write: lastActivityTime
+// becomes each mark's time (never earlier than what is recorded). Marks of
+// identities that no longer exist are skipped.
+func (h *Hub) NoteActivities(ctx context.Context, marks []Activity) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if len(marks) == 0 {
+		return nil
+	}
+	return h.update("record activity", func(tx *bolt.Tx) error {
+		for _, m := range marks {
+			var id *identity
+			var put func() error
+			if m.ModuleID == "" {
+				r, err := getDevice(tx, m.DeviceID)
+				if err != nil {
+					return err
+				}
+				if r == nil {
+					continue
+				}
+				id, put = &r.Identity, func() error { return putDevice(tx, r) }
+			} else {
+				r, err := getModule(tx, m.DeviceID, m.ModuleID)
+				if err != nil {
+					return err
+				}
+				if r == nil {
+					continue
+				}
+				id, put = &r.Identity, func() error { return putModule(tx, r) }
+			}
+			if m.At.After(id.LastActivity) {
+				id.LastActivity = m.At.UTC()
+				if err := put(); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -165,5 +166,30 @@ func TestWatchDesiredAndConnectionState(t *testing.T) {
 	}
 	if err := h.SetConnectionState(ctx, "nobody", "", true); !errors.Is(err, hub.ErrNotFound) {
 		t.Errorf("unknown device: err = %v", err)
+	}
+}
+
+func TestNoteActivities(t *testing.T) {
+	h := openTest(t)
+	ctx := context.Background()
+	if _, err := h.CreateDevice(ctx, &hub.Device{DeviceID: "dev"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.CreateModule(ctx, &hub.Module{DeviceID: "dev", ModuleID: "m"}); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	marks := []Activity{{DeviceID: "dev", At: at}, {DeviceID: "dev", ModuleID: "m", At: at.Add(time.Second)}, {DeviceID: "gone", At: at}}
+	if err := h.NoteActivities(ctx, marks); err != nil {
+		t.Fatal(err)
+	}
+	// An older mark never moves the time back.
+	if err := h.NoteActivities(ctx, []Activity{{DeviceID: "dev", At: at.Add(-time.Hour)}}); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := h.Device(ctx, "dev")
+	m, _ := h.Module(ctx, "dev", "m")
+	if !d.LastActivityTime.Equal(at) || !m.LastActivityTime.Equal(at.Add(time.Second)) {
+		t.Errorf("lastActivityTime: device %v, module %v", d.LastActivityTime, m.LastActivityTime)
 	}
 }

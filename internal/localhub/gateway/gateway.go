@@ -99,12 +99,13 @@ type Gateway struct {
 	calls    map[string]*call     // direct methods awaiting their answer, by $rid
 	c2d      map[string]*c2dQueue // cloud-to-device messages, by device ID
 
-	conns   sync.Map       // net.Conn → *session: every authenticated connection
-	stateMu sync.Mutex     // orders connection-state writes as current changes
-	rid     atomic.Uint64  // last $rid handed out
-	mid     atomic.Uint64  // last generated C2D message ID
-	events  eventHub       // device-to-cloud subscribers
-	writers sync.WaitGroup // session writers
+	conns    sync.Map       // net.Conn → *session: every authenticated connection
+	stateMu  sync.Mutex     // orders connection-state writes as current changes
+	rid      atomic.Uint64  // last $rid handed out
+	mid      atomic.Uint64  // last generated C2D message ID
+	events   eventHub       // device-to-cloud subscribers
+	writers  sync.WaitGroup // session writers
+	activity activityLog    // lastActivityTime marks waiting to be written
 }
 
 // New returns a gateway for h. It does not listen until Run.
@@ -213,6 +214,12 @@ func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
 		_ = server.Close()
 		return fmt.Errorf("gateway: %w", err)
 	}
+	flushCtx, stopFlush := context.WithCancel(context.Background())
+	flushed := make(chan struct{})
+	go func() {
+		defer close(flushed)
+		g.flushActivity(flushCtx)
+	}()
 	g.log.Info("device endpoint ready", "address", ln.Addr().String(), "tls", g.opts.TLS != nil)
 
 	<-ctx.Done()
@@ -225,6 +232,8 @@ func (g *Gateway) Run(ctx context.Context, ln net.Listener) error {
 	_ = server.Close() // closes the listener, disconnects every client
 	l.wait()
 	g.writers.Wait()
+	stopFlush()
+	<-flushed
 	g.events.closeAll()
 	g.log.Info("device endpoint stopped")
 	return nil

@@ -164,7 +164,7 @@ func (g *Gateway) closeConnection(s *session, format string, args ...any) error 
 	return fmt.Errorf("%w: %s", packets.ErrRejectPacket, reason)
 }
 
-// checkIdentity writes lastActivityTime and reports an error when the
+// checkIdentity queues lastActivityTime and reports an error when the
 // identity has been deleted or its device disabled since it connected
 // (Azure drops such connections too, reference §8).
 func (g *Gateway) checkIdentity(s *session) error {
@@ -178,12 +178,13 @@ func (g *Gateway) checkIdentity(s *session) error {
 	case d.Status == hub.StatusDisabled:
 		return fmt.Errorf("device %s has been disabled", s.id.deviceID)
 	}
-	if err := g.h.NoteActivity(g.baseCtx, s.id.deviceID, s.id.moduleID); err != nil {
-		if errors.Is(err, hub.ErrNotFound) {
+	if s.id.moduleID != "" {
+		if _, err := g.h.Module(g.baseCtx, s.id.deviceID, s.id.moduleID); errors.Is(err, hub.ErrNotFound) {
 			return fmt.Errorf("%s has been deleted", s.id)
 		}
-		g.log.Warn("record activity", "client", s.key, "error", err)
 	}
+	// The write waits for the next flush, off this connection's read path.
+	g.activity.mark(s.id, g.now())
 	return nil
 }
 
