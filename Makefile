@@ -4,7 +4,7 @@ BIN     := bin/iotplan
 PKGS    := ./...
 DEMO    := examples/quickstart
 
-.PHONY: all build test interop race vet fmt check demo bench bench-quick fuzz golden clean
+.PHONY: all build test interop race vet fmt check demo bench bench-quick fuzz fuzz-ci golden clean
 
 all: build
 
@@ -68,6 +68,10 @@ fuzz:
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \
 	done
+
+# Every fuzz target for a few seconds: what CI runs after the tests.
+fuzz-ci:
+	$(MAKE) fuzz FUZZTIME=5s
 
 clean:
 	rm -rf bin $(DEMO)/.iotplan $(DEMO)/iotplan.state $(DEMO)/iotplan.state.backup
