@@ -395,6 +395,9 @@ func (h *Hub) bulkDelete(tx *bolt.Tx, b *bulkEntry, ifMatch string) error {
 	if etag := identityETag(r.Identity.ETagSeq); !etagMatches(ifMatch, etag) {
 		return preconditionFailed(fmt.Sprintf("device %q", b.deviceID), etag, ifMatch)
 	}
+	if err := indexTags(tx, b.deviceID, nil); err != nil {
+		return err
+	}
 	if err := tx.Bucket(bucketDevices).Delete([]byte(b.deviceID)); err != nil {
 		return err
 	}

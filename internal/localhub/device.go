@@ -165,6 +165,9 @@ func (h *Hub) DeleteDevice(ctx context.Context, id, ifMatch string) error {
 		if etag := identityETag(r.Identity.ETagSeq); !etagMatches(ifMatch, etag) {
 			return preconditionFailed(fmt.Sprintf("device %q", id), etag, ifMatch)
 		}
+		if err := indexTags(tx, id, nil); err != nil {
+			return err
+		}
 		if err := tx.Bucket(bucketDevices).Delete([]byte(id)); err != nil {
 			return err
 		}

@@ -160,6 +160,9 @@ func (h *Hub) init() error {
 				return fmt.Errorf("hub database %s: create bucket %s: %w", h.path, name, err)
 			}
 		}
+		if err := buildTagIndex(tx); err != nil {
+			return fmt.Errorf("hub database %s: index tags: %w", h.path, err)
+		}
 		meta := tx.Bucket(bucketMeta)
 		if meta.Get(keyPolicies) == nil {
 			if err := putPolicies(meta, newPolicies()); err != nil {

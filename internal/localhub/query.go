@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
@@ -138,6 +139,9 @@ func (h *Hub) scan(ctx context.Context, q *query.Query, opts hub.QueryOptions) (
 	}
 	ids, byID := q.DeviceIDs()
 	err = h.view("query twins", func(tx *bolt.Tx) error {
+		if !byID && src == sourceDevices {
+			ids, byID = tagCandidates(tx, q)
+		}
 		b := tx.Bucket(src.bucket())
 		keys := cursorFrom(b.Cursor(), tok.after, src, ids, byID)
 		var last []byte
@@ -251,6 +255,9 @@ func (h *Hub) evaluate(ctx context.Context, q *query.Query, opts hub.QueryOption
 	ids, byID := q.DeviceIDs()
 	var res *query.Result
 	err = h.view("run query", func(tx *bolt.Tx) error {
+		if !byID && src == sourceDevices {
+			ids, byID = tagCandidates(tx, q)
+		}
 		keys := cursorFrom(tx.Bucket(src.bucket()).Cursor(), nil, src, ids, byID)
 		var decodeErr error
 		docs := func(yield func(map[string]any) bool) {
@@ -384,4 +391,27 @@ func decodeContinuation(s source, token string) (continuation, error) {
 	}
 	c.after = key
 	return c, nil
+}
+
+// tagCandidates returns the devices that can match a query that asks for
+// tags to equal values: those the tag index lists for the most selective
+// of them. ok is false when the query asks for none, or the index cannot
+// answer; the query's condition is still checked on each candidate.
+func tagCandidates(tx *bolt.Tx, q *query.Query) (ids []string, ok bool) {
+	eq := q.TagEquals()
+	paths := make([]string, 0, len(eq))
+	for path := range eq {
+		paths = append(paths, path)
+	}
+	sort.Strings(paths) // ties go the same way every time
+	for _, path := range paths {
+		got, indexed := devicesWithTag(tx, path, eq[path])
+		if !indexed {
+			continue
+		}
+		if !ok || len(got) < len(ids) {
+			ids, ok = got, true
+		}
+	}
+	return ids, ok
 }

@@ -163,7 +163,10 @@ func putDevice(tx *bolt.Tx, r *deviceRecord) error {
 	if err != nil {
 		return fmt.Errorf("encode device record: %w", err)
 	}
-	return tx.Bucket(bucketDevices).Put([]byte(r.DeviceID), v)
+	if err := tx.Bucket(bucketDevices).Put([]byte(r.DeviceID), v); err != nil {
+		return err
+	}
+	return indexTags(tx, r.DeviceID, r.Twin.Tags)
 }
 
 func putModule(tx *bolt.Tx, r *moduleRecord) error {
