@@ -106,7 +106,9 @@ Global options (before the command):
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.CompletionOptions.DisableDefaultCmd = true
+	// iotplan completion bash|zsh|fish|powershell: cobra's scripts, which
+	// complete commands, flags and, where a flag lists them, its values.
+	root.CompletionOptions.HiddenDefaultCmd = false
 	hubCmd := newHubCmd(s)
 	addHubVerbs(hubCmd, s)
 	root.AddCommand(
@@ -124,6 +126,7 @@ Global options (before the command):
 		newStateCmd(s),
 		hubCmd,
 		newDeviceCmd(s),
+		newVersionCmd(s),
 	)
 	return root
 }
