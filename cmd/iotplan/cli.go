@@ -73,6 +73,14 @@ func run(args []string, s *streams) (code int) {
 		}
 	}
 
+	log, closeLog, err := openLog(s.Err)
+	if err != nil {
+		fmt.Fprintf(s.Err, "Error: %v\n", err)
+		return 1
+	}
+	defer closeLog()
+	hubLog = log
+
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
 	root := newRootCmd(s)

@@ -260,7 +260,7 @@ func (o *simulateOptions) keyLookup(roots *x509.CertPool) (deviceKeyLookup, stri
 		if err != nil {
 			return nil, "", nil, fmt.Errorf("--login: %w", err)
 		}
-		c, err := hub.NewClient(cs, hub.ClientOptions{RootCAs: roots, Insecure: o.insecure})
+		c, err := hub.NewClient(cs, hub.ClientOptions{RootCAs: roots, Insecure: o.insecure, Logger: hubLog})
 		if err != nil {
 			return nil, "", nil, fmt.Errorf("--login: %w", err)
 		}

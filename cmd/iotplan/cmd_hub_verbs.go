@@ -63,7 +63,7 @@ func (t *hubTarget) open(readOnly bool) (hubAPI, string, func() error, error) {
 	if err != nil {
 		return nil, "", nil, fmt.Errorf("--login: %w", err)
 	}
-	opts := hub.ClientOptions{Insecure: t.insecure, UserAgent: "iotplan"}
+	opts := hub.ClientOptions{Insecure: t.insecure, UserAgent: "iotplan", Logger: hubLog}
 	if t.caFile != "" {
 		pool, err := caPool(t.caFile)
 		if err != nil {

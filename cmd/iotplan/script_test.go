@@ -306,6 +306,7 @@ func startRemoteHub(env *testscript.Env) error {
 	owner := hub.FindPolicy(policies, "iothubowner")
 	env.Setenv("REMOTE_HUB_CS", "HostName="+host+";SharedAccessKeyName=iothubowner;SharedAccessKey="+owner.PrimaryKey)
 	env.Setenv("REMOTE_HUB_HOST", host)
+	env.Setenv("REMOTE_HUB_KEY", owner.PrimaryKey) // for checking that it is never printed
 	env.Values[remoteKey{}] = h
 	return nil
 }

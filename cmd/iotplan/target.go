@@ -61,7 +61,7 @@ func openFleetHub(cfg *config.Config, readOnly bool) (*fleetHub, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hub connection string: %w", err)
 	}
-	opts := hub.ClientOptions{Insecure: cfg.Hub.Insecure, UserAgent: "iotplan"}
+	opts := hub.ClientOptions{Insecure: cfg.Hub.Insecure, UserAgent: "iotplan", Logger: hubLog}
 	if cfg.Hub.CAFile != "" {
 		pool, err := caPool(cfg.Hub.CAFile)
 		if err != nil {
