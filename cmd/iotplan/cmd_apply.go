@@ -107,7 +107,7 @@ func runApply(ctx context.Context, s *streams, o applyOptions) error {
 		if p, err = makePlan(ctx, s, lc, prior, o.planning, true); err != nil {
 			return err
 		}
-		if err := render.HumanWith(s.Out, p, render.Options{Group: !o.noGroup}); err != nil {
+		if err := renderHuman(s, p, render.Options{Group: !o.noGroup}, o.noColor); err != nil {
 			return err
 		}
 		if !p.HasChanges() {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -34,6 +35,7 @@ type planning struct {
 	targets     []string
 	replace     []string
 	noGroup     bool
+	noColor     bool
 }
 
 func (o *planning) register(f *pflag.FlagSet, destroyCmd bool) {
@@ -42,7 +44,7 @@ func (o *planning) register(f *pflag.FlagSet, destroyCmd bool) {
 	f.DurationVar(&o.lockTimeout, "lock-timeout", 0, "how long to wait for the state lock, e.g. 30s")
 	f.BoolVar(&o.refresh, "refresh", true, "read the hub before planning; -refresh=false trusts the state")
 	f.StringArrayVar(&o.targets, "target", nil, "limit the plan to this resource address (repeatable)")
-	f.Bool("no-color", false, "no color in the output (iotplan never colors output that is not a terminal)")
+	f.BoolVar(&o.noColor, "no-color", false, "no color in the output (iotplan colors only a terminal's, and never with NO_COLOR set)")
 	f.Bool("compact-warnings", false, "show warnings as one-line summaries")
 	f.BoolVar(&o.noGroup, "no-group", false, "list every resource, even when many change the same way")
 	if !destroyCmd {
@@ -124,7 +126,7 @@ func runPlan(ctx context.Context, s *streams, o planOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := renderPlan(s, p, o.json, o.format, o.noGroup); err != nil {
+	if err := renderPlan(s, p, o.json, o.format, o.noGroup, o.noColor); err != nil {
 		return err
 	}
 	if o.out != "" {
@@ -203,7 +205,7 @@ func writePlanFile(path string, p *plan.Plan) error {
 }
 
 // renderPlan writes a plan as JSON, Markdown or for people.
-func renderPlan(s *streams, p *plan.Plan, asJSON bool, format string, noGroup bool) error {
+func renderPlan(s *streams, p *plan.Plan, asJSON bool, format string, noGroup, noColor bool) error {
 	opts := render.Options{Group: !noGroup}
 	switch {
 	case asJSON:
@@ -211,6 +213,26 @@ func renderPlan(s *streams, p *plan.Plan, asJSON bool, format string, noGroup bo
 	case format == "markdown":
 		return render.Markdown(s.Out, p, opts)
 	default:
+		return renderHuman(s, p, opts, noColor)
+	}
+}
+
+// renderHuman writes a plan for people, in color on a terminal unless
+// -no-color or NO_COLOR (https://no-color.org) say otherwise.
+func renderHuman(s *streams, p *plan.Plan, opts render.Options, noColor bool) error {
+	if !colorOutput(s, noColor) {
 		return render.HumanWith(s.Out, p, opts)
 	}
+	var b strings.Builder
+	if err := render.HumanWith(&b, p, opts); err != nil {
+		return err
+	}
+	_, err := io.WriteString(s.Out, render.Colorize(b.String()))
+	return err
+}
+
+// colorOutput reports whether standard output gets colors: only a
+// terminal's, and neither with -no-color nor with NO_COLOR set.
+func colorOutput(s *streams, noColor bool) bool {
+	return s.OutTTY && !noColor && os.Getenv("NO_COLOR") == ""
 }

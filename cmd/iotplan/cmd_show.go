@@ -12,7 +12,7 @@ import (
 )
 
 func newShowCmd(s *streams) *cobra.Command {
-	var asJSON, noGroup bool
+	var asJSON, noGroup, noColor bool
 	var statePath, format string
 	cmd := &cobra.Command{
 		Use:   "show [PLAN-FILE]",
@@ -27,7 +27,7 @@ func newShowCmd(s *streams) *cobra.Command {
 				if format != "human" && format != "markdown" {
 					return fmt.Errorf("-format must be human or markdown, not %q", format)
 				}
-				return renderPlan(s, p, asJSON, format, noGroup)
+				return renderPlan(s, p, asJSON, format, noGroup, noColor)
 			}
 			st, err := state.NewFile(statePath).Load()
 			if err != nil {
@@ -53,7 +53,7 @@ func newShowCmd(s *streams) *cobra.Command {
 	cmd.Flags().StringVar(&format, "format", "human", "for a saved plan: human, or markdown for a pull-request comment")
 	cmd.Flags().BoolVar(&noGroup, "no-group", false, "list every resource, even when many change the same way")
 	cmd.Flags().StringVar(&statePath, "state", defaultState, "path of the state file")
-	cmd.Flags().Bool("no-color", false, "no color in the output")
+	cmd.Flags().BoolVar(&noColor, "no-color", false, "no color in the output")
 	return cmd
 }
 
