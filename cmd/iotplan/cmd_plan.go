@@ -45,7 +45,7 @@ func (o *planning) register(f *pflag.FlagSet, destroyCmd bool) {
 	f.BoolVar(&o.refresh, "refresh", true, "read the hub before planning; -refresh=false trusts the state")
 	f.StringArrayVar(&o.targets, "target", nil, "limit the plan to this resource address (repeatable)")
 	f.BoolVar(&o.noColor, "no-color", false, "no color in the output (iotplan colors only a terminal's, and never with NO_COLOR set)")
-	f.Bool("compact-warnings", false, "show warnings as one-line summaries")
+	f.BoolVar(&o.compactWarnings, "compact-warnings", false, "show each warning as one line: its summary and where it is")
 	f.BoolVar(&o.noGroup, "no-group", false, "list every resource, even when many change the same way")
 	if !destroyCmd {
 		f.BoolVar(&o.refreshOnly, "refresh-only", false, "report what changed outside iotplan; applying records it in the state")
@@ -179,7 +179,7 @@ func makePlan(ctx context.Context, s *streams, lc loadedConfig, prior *state.Sta
 	}
 	p, diags := plan.Diff(lc.cfg, prior, actual, plan.Options{Destroy: o.destroy, RefreshOnly: o.refreshOnly, Targets: o.targets, Replace: o.replace})
 	p.Hub = name
-	printDiags(s, lc.files, diags)
+	printDiagsWith(s, lc.files, diags, o.compactWarnings)
 	if diags.HasErrors() {
 		return nil, exitCode(1)
 	}

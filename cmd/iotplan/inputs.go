@@ -55,6 +55,8 @@ func (v varFlag) Set(s string) error {
 type configInput struct {
 	vars  []config.VarOption
 	input bool // ask for missing variables on a terminal
+	// compactWarnings prints each warning as one line (-compact-warnings).
+	compactWarnings bool
 }
 
 func (in *configInput) register(f *pflag.FlagSet) {
@@ -162,7 +164,7 @@ func loadConfigWith(s *streams, in configInput, prior *state.State) (loadedConfi
 			cfg, diags = l.LoadWith(opts)
 		}
 	}
-	printDiags(s, l.Files(), diags)
+	printDiagsWith(s, l.Files(), diags, in.compactWarnings)
 	if diags.HasErrors() {
 		return loadedConfig{}, exitCode(1)
 	}

@@ -36,13 +36,36 @@ type loadedConfig struct {
 
 // printDiags writes diagnostics with their source lines.
 func printDiags(s *streams, files map[string]*hcl.File, diags hcl.Diagnostics) {
+	printDiagsWith(s, files, diags, false)
+}
+
+// printDiagsWith writes diagnostics with their source lines; with compact,
+// warnings come after the errors as one line each, their summary and
+// where they are (Terraform's -compact-warnings).
+func printDiagsWith(s *streams, files map[string]*hcl.File, diags hcl.Diagnostics, compact bool) {
 	if len(diags) == 0 {
 		return
 	}
 	w := hcl.NewDiagnosticTextWriter(s.Err, files, 78, false)
+	var warnings hcl.Diagnostics
 	for _, d := range diags {
+		if compact && d.Severity == hcl.DiagWarning {
+			warnings = append(warnings, d)
+			continue
+		}
 		fmt.Fprintln(s.Err)
 		_ = w.WriteDiagnostic(d)
+	}
+	if len(warnings) == 0 {
+		return
+	}
+	fmt.Fprintln(s.Err, "\nWarnings:")
+	for _, d := range warnings {
+		where := ""
+		if d.Subject != nil {
+			where = fmt.Sprintf(" (%s line %d)", d.Subject.Filename, d.Subject.Start.Line)
+		}
+		fmt.Fprintf(s.Err, "  - %s%s\n", d.Summary, where)
 	}
 }
 
