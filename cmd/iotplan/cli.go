@@ -135,6 +135,7 @@ Global options (before the command):
 		hubCmd,
 		newDeviceCmd(s),
 		newVersionCmd(s),
+		newStatusCmd(s),
 	)
 	return root
 }

@@ -71,6 +71,7 @@ func TestScripts(t *testing.T) {
 //	hub device-exists ID        the device exists (negate with !)
 //	hub twin ID                 print {"tags":…,"desired":…} of the twin
 //	hub patch-twin ID JSON      merge a TwinPatch body into the twin
+//	hub report ID JSON [connected]  the device reports properties (and is connected)
 //	hub create ID               register a device
 //	hub delete ID               delete a device
 //	hub key ID                  print the device's primary key
@@ -133,6 +134,19 @@ func cmdHub(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		_, err := h.PatchTwin(ctx, args[1], p, "*")
 		ts.Check(err)
+	case "report":
+		// hub report ID JSON [connected]: the device reports properties,
+		// as it would over MQTT, and is marked connected when asked.
+		if len(args) != 3 && (len(args) != 4 || args[3] != "connected") {
+			ts.Fatalf("usage: hub report ID JSON [connected]")
+		}
+		var patch map[string]any
+		ts.Check(json.Unmarshal([]byte(args[2]), &patch))
+		_, err := h.UpdateReported(ctx, args[1], "", patch)
+		ts.Check(err)
+		if len(args) == 4 {
+			ts.Check(h.SetConnectionState(ctx, args[1], "", true))
+		}
 	case "create":
 		need(1)
 		_, err := h.CreateDevice(ctx, &hub.Device{DeviceID: args[1]})
