@@ -26,6 +26,7 @@ type applyOptions struct {
 	autoApprove bool
 	parallelism int
 	planFile    string
+	wait        time.Duration
 }
 
 func newApplyCmd(s *streams, destroy bool) *cobra.Command {
@@ -46,6 +47,9 @@ func newApplyCmd(s *streams, destroy bool) *cobra.Command {
 	}
 	f := cmd.Flags()
 	o.register(f, destroy)
+	if !destroy {
+		f.DurationVar(&o.wait, "wait", 0, "after applying, wait this long (e.g. 5m) for the changed devices to report the desired values; fail if they have not")
+	}
 	f.BoolVar(&o.autoApprove, "auto-approve", false, "apply without asking for confirmation")
 	f.IntVar(&o.parallelism, "parallelism", 10, "hub calls in flight at once")
 	return cmd
@@ -224,6 +228,9 @@ func execute(ctx context.Context, s *streams, ls *lockedState, lc loadedConfig, 
 	fmt.Fprintf(s.Out, "State saved to %s (serial %d).\n", ls.path, final.Serial)
 	if len(outputs) > 0 {
 		fmt.Fprintf(s.Out, "\nOutputs:\n\n%s", strings.Join(outputs, ""))
+	}
+	if o.wait > 0 && !o.destroy {
+		return waitConverged(ctx, stop, s, h, p, final, o.wait)
 	}
 	return nil
 }
