@@ -41,6 +41,7 @@ type simulateOptions struct {
 	msgInterval      float64 // seconds
 	data             string
 	initReported     string
+	ackDesired       bool
 	profile          string
 	devices          int
 
@@ -67,7 +68,8 @@ simulate" does: connect over MQTT, send --msg-count messages one every
 --msg-interval seconds, answer every direct method with --method-response-code
 and --method-response-payload, and print the direct methods, desired property
 changes and cloud-to-device messages it receives. With --msg-count 0 it sends
-nothing and runs until Ctrl-C.
+nothing and runs until Ctrl-C. With --ack-desired it reports its desired
+properties back, as a device that applies them does (see apply -wait).
 
 The device's key is looked up with the policy connection string of --login (or
 IOTHUB_CONNECTION_STRING) through the hub's REST API, or in the embedded hub of
@@ -98,6 +100,7 @@ of IoT Hub's device management tutorial.`,
 	f.Float64Var(&o.msgInterval, "msg-interval", 3, "seconds between messages")
 	f.StringVar(&o.data, "data", "", "the body of every message (default: a JSON object with the device ID and message number)")
 	f.StringVar(&o.initReported, "init-reported-properties", "", "JSON object to report as the device's properties once connected")
+	f.BoolVar(&o.ackDesired, "ack-desired", false, "report the desired properties back as reported ones: all of them once connected, then each change, as a device that applies its settings does")
 	f.StringVar(&o.profile, "profile", "", `device behaviour: "reboot" (see above)`)
 	f.IntVar(&o.devices, "devices", 1, "simulate N devices, ID-1 … ID-N, from one process")
 	return cmd
@@ -415,11 +418,47 @@ func (o *simulateOptions) simulate(ctx, stopCtx context.Context, out *simPrinter
 	if err != nil {
 		return fmt.Errorf("%s: %w", d.name, err)
 	}
+	// Reports of desired changes go out in order from one goroutine: not
+	// the MQTT client's delivery one, since a report waits for the hub's
+	// response, which that goroutine delivers.
+	acks := make(chan map[string]any, 256)
+	if o.ackDesired {
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case patch := <-acks:
+					if _, err := c.UpdateReported(ctx, patch); err != nil && ctx.Err() == nil {
+						out.line(d.name, "Reporting the desired properties failed: %v", err)
+					}
+				}
+			}
+		}()
+	}
 	if err := c.OnDesired(ctx, func(patch map[string]any, version int64) {
 		b, _ := json.Marshal(patch)
 		out.line(d.name, "Desired properties changed (version %d): %s", version, b)
+		if o.ackDesired {
+			select {
+			case acks <- patch:
+			case <-ctx.Done():
+			}
+		}
 	}); err != nil {
 		return fmt.Errorf("%s: %w", d.name, err)
+	}
+	if o.ackDesired {
+		// Catch up with what changed while the device was away.
+		tw, err := c.Twin(ctx)
+		if err != nil {
+			return fmt.Errorf("%s: read the twin: %w", d.name, err)
+		}
+		if desired := tw.Desired.Properties(); len(desired) > 0 {
+			if _, err := c.UpdateReported(ctx, desired); err != nil {
+				return fmt.Errorf("%s: report the desired properties: %w", d.name, err)
+			}
+		}
 	}
 	if cfg.ModuleID == "" {
 		if err := c.OnC2D(ctx, func(m device.Message) {
