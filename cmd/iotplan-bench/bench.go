@@ -304,7 +304,11 @@ func printReport(o options, out io.Writer) error {
 	if err := json.Unmarshal(data, &res); err != nil {
 		return fmt.Errorf("-report %s: %w", o.report, err)
 	}
-	fmt.Fprintf(out, "Machine: %s\nCommand: %s\nStarted: %s\n\n", res.Machine, res.Command, res.Started)
+	bullet := ""
+	if o.markdown {
+		bullet = "- "
+	}
+	fmt.Fprintf(out, "%sMachine: %s\n%sCommand: %s\n%sStarted: %s\n\n", bullet, res.Machine, bullet, res.Command, bullet, res.Started)
 	for _, s := range res.Sizes {
 		if err := sizeTable(s).write(out, o.markdown); err != nil {
 			return err

@@ -44,7 +44,7 @@ type sizeResult struct {
 type stepResult struct {
 	Key  string `json:"key"`
 	Name string `json:"name"`
-	// Target is the figure issue's target for 100,000 devices on a
+	// Target is iotplan's target for this figure at 100,000 devices on a
 	// 2-core machine, for people; empty when there is none.
 	Target       string   `json:"target,omitempty"`
 	Seconds      *summary `json:"seconds,omitempty"`
