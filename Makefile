@@ -50,8 +50,8 @@ golden:
 	$(GO) test ./internal/plan/render -update
 
 # The fleet benchmarks of docs/benchmarks.md: 1,000 and 10,000 devices three
-# times each, 100,000 once (one run takes about ten minutes on 2 cores).
-# Prints a table and writes bench-results/results.json.
+# times each, 100,000 once (about 15 minutes in all on 2 cores). Prints a
+# table and writes bench-results/results.json.
 bench:
 	$(GO) run ./cmd/iotplan-bench -runs 3 -large-runs 1
 
