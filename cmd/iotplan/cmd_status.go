@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -113,20 +114,10 @@ func writeStatus(s *streams, hubName string, st statusJSON) {
 				render.Count(b.Pending), render.Count(b.Offline), render.Count(b.Missing))
 		}
 		tw.Flush()
-		var lagging []plan.Lag
-		for _, b := range st.Blocks {
-			lagging = append(lagging, b.Lagging...)
-		}
-		if len(lagging) > 0 {
-			fmt.Fprintln(s.Out, "\nNot in sync:")
-			const shownMax = 50
-			for i, l := range lagging {
-				if i == shownMax {
-					fmt.Fprintf(s.Out, "  … and %s more (iotplan status -json lists them all)\n", render.Count(len(lagging)-shownMax))
-					break
-				}
-				fmt.Fprintf(s.Out, "  %s (%s): %s: %s\n", l.Addr, l.ID, l.State, l.Reason)
-			}
+		if !st.Converged {
+			fmt.Fprint(s.Out, "\nNot in sync:")
+			writeLagging(s.Out, st.Blocks, "iotplan status -json lists them all")
+			fmt.Fprintln(s.Out)
 		} else {
 			fmt.Fprintln(s.Out, "\nEvery device reports the desired values iotplan wrote.")
 		}
@@ -141,6 +132,27 @@ func writeStatus(s *streams, hubName string, st statusJSON) {
 					render.Count(js.RunningCount), render.Count(js.PendingCount))
 			}
 			fmt.Fprintln(s.Out, line)
+		}
+	}
+}
+
+// writeLagging lists, a line each after a newline, the first 50 devices of
+// blocks that are not in sync, with their state and reason; hint says
+// where to see the rest.
+func writeLagging(w io.Writer, blocks []plan.Convergence, hint string) {
+	const shownMax = 50
+	shown, total := 0, 0
+	for _, b := range blocks {
+		total += len(b.Lagging)
+	}
+	for _, b := range blocks {
+		for _, l := range b.Lagging {
+			if shown == shownMax {
+				fmt.Fprintf(w, "\n  … and %s more (%s)", render.Count(total-shown), hint)
+				return
+			}
+			fmt.Fprintf(w, "\n  %s (%s): %s: %s", l.Addr, l.ID, l.State, l.Reason)
+			shown++
 		}
 	}
 }

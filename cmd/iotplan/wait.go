@@ -66,17 +66,7 @@ func waitConverged(ctx context.Context, stop <-chan struct{}, s *streams, h *fle
 			var b strings.Builder
 			fmt.Fprintf(&b, "apply -wait: %s of %s %s had not reported the desired values after %s:",
 				render.Count(n-in), render.Count(n), plural(n, "device", "devices"), limit)
-			shownLag := 0
-			for _, c := range conv {
-				for _, l := range c.Lagging {
-					if shownLag == 50 {
-						fmt.Fprintf(&b, "\n  … and %s more (iotplan status lists them all)", render.Count(n-in-shownLag))
-						return fmt.Errorf("%s", b.String())
-					}
-					fmt.Fprintf(&b, "\n  %s (%s): %s: %s", l.Addr, l.ID, l.State, l.Reason)
-					shownLag++
-				}
-			}
+			writeLagging(&b, conv, "iotplan status lists them all")
 			return fmt.Errorf("%s", b.String())
 		}
 		select {
